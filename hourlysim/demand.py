@@ -1,0 +1,150 @@
+"""Stage 1: driving demand per city-hour and vehicle segment (xarray layer).
+
+``driving_km[s, c, h] = vehicles[s, c] * km_per_day[s, daytype(h)] * profile[daytype(h), hour]``
+``battery_energy = driving_km * kwh_per_km(T) / 1000``, with
+``kwh_per_km(T) = rated * real_world * (1 + cold * max(0, T_cold - T) + hot * max(0, T - T_hot))``;
+the gasoline counterfactual drives the same km at ``L/100 km * (1 + cold_g * max(0, T_g - T))``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from ._kernels.demand import hourly_driving_km, temperature_factor
+from .inputs import InputSet
+from .timeaxis import day_of_week
+
+
+def ev_fleet(inputs: InputSet, ev_share: float | None = None) -> xr.DataArray:
+    """Electric vehicles per segment and city.
+
+    Private cars: ``passenger_cars x ev_share``. Taxis and ride-hailing cars:
+    ``population / 1000 x vehicles_per_1000_people x ev_share``.
+
+    Parameters
+    ----------
+    inputs : InputSet
+        Validated input set.
+    ev_share : float, optional
+        EV share of every segment in every city [1]; default: the ``ev_share`` column of
+        ``cities.csv``.
+
+    Returns
+    -------
+    xr.DataArray (segment, city)
+        Electric vehicles [vehicle].
+    """
+    cities = inputs.cities
+    share = cities["ev_share"] if ev_share is None else xr.full_like(cities["ev_share"], ev_share)
+    segments = inputs.vehicles["segment"].values
+    rows = []
+    for segment in segments:
+        per_1000 = float(inputs.vehicles["vehicles_per_1000_people"].sel(segment=segment))
+        if np.isnan(per_1000):
+            fleet = cities["passenger_cars"]
+        else:
+            fleet = cities["population"] / 1000.0 * per_1000
+        rows.append((fleet * share).drop_vars(fleet.coords.keys() - {"city"}, errors="ignore"))
+    vehicles = xr.concat(rows, dim=xr.DataArray(segments, dims="segment", name="segment"))
+    vehicles.name = "ev_fleet"
+    vehicles.attrs.update(units="vehicle", long_name="electric passenger cars")
+    return vehicles
+
+
+def _parameter(inputs: InputSet, overrides: dict, name: str) -> float:
+    return float(overrides.get(name, inputs.parameter(name)))
+
+
+def driving_demand(
+    inputs: InputSet,
+    temperature: xr.DataArray,
+    year: int,
+    *,
+    ev_share: float | None = None,
+    parameters: dict | None = None,
+) -> xr.Dataset:
+    """Hourly driving distance, EV battery energy and gasoline counterfactual.
+
+    Parameters
+    ----------
+    inputs : InputSet
+        Validated input set (fleet, segments, driving profile, parameters).
+    temperature : xr.DataArray (city, time)
+        Hourly air temperature [degC].
+    year : int
+        Model year (sets weekdays and weekends).
+    ev_share : float, optional
+        Uniform EV share [1] replacing the input set's base-year shares.
+    parameters : dict, optional
+        Overrides of scalar parameters.
+
+    Returns
+    -------
+    xr.Dataset
+        ``driving_km`` (segment, city, time) [km], ``battery_energy`` (segment, city, time)
+        [MWh], ``ev_kwh_per_km`` (city, time) [kWh km-1], ``gasoline_litres``
+        (segment, city, time) [L], ``ev_fleet`` (segment, city) [vehicle].
+    """
+    overrides = parameters or {}
+    p = lambda name: _parameter(inputs, overrides, name)  # noqa: E731
+    vehicles = ev_fleet(inputs, ev_share)
+    vehicle_data = inputs.vehicles
+    day_type = (day_of_week(year) >= 5).astype(np.int64)
+    profile = vehicle_data["driving_profile"].transpose("day_type", "hour_of_day").values
+    km_list = []
+    for segment in vehicles["segment"].values:
+        km_per_day = np.array(
+            [
+                float(vehicle_data["km_per_day_weekday"].sel(segment=segment)),
+                float(vehicle_data["km_per_day_weekend"].sel(segment=segment)),
+            ]
+        )
+        km_list.append(
+            hourly_driving_km(
+                vehicles.sel(segment=segment).values.astype(float), km_per_day, profile, day_type
+            )
+        )
+    dims = ("segment", "city", "time")
+    coords = {
+        "segment": vehicles["segment"].values,
+        "city": temperature["city"].values,
+        "time": temperature["time"].values,
+    }
+    driving_km = xr.DataArray(np.stack(km_list), dims=dims, coords=coords)
+    temp = temperature.transpose("city", "time").values
+    ev_factor = temperature_factor(
+        temp,
+        p("ev_cold_threshold"),
+        p("ev_cold_coefficient"),
+        p("ev_hot_threshold"),
+        p("ev_hot_coefficient"),
+    )
+    kwh_per_km = p("ev_kwh_per_km_rated") * p("ev_real_world_factor") * ev_factor
+    gasoline_factor = temperature_factor(
+        temp, p("gasoline_cold_threshold"), p("gasoline_cold_coefficient"), 1.0e9, 0.0
+    )
+    litres_per_km = p("gasoline_l_per_100km") / 100.0 * gasoline_factor
+    result = xr.Dataset(
+        {
+            "driving_km": driving_km,
+            "battery_energy": driving_km * xr.DataArray(kwh_per_km, dims=("city", "time")) / 1000.0,
+            "ev_kwh_per_km": xr.DataArray(
+                kwh_per_km,
+                dims=("city", "time"),
+                coords={"city": coords["city"], "time": coords["time"]},
+            ),
+            "gasoline_litres": driving_km * xr.DataArray(litres_per_km, dims=("city", "time")),
+            "ev_fleet": vehicles.assign_coords(city=coords["city"]),
+        }
+    )
+    units = {
+        "driving_km": "km",
+        "battery_energy": "MWh",
+        "ev_kwh_per_km": "kWh km-1",
+        "gasoline_litres": "L",
+        "ev_fleet": "vehicle",
+    }
+    for name, unit in units.items():
+        result[name].attrs["units"] = unit
+    return result
