@@ -54,8 +54,12 @@ def variable_renewables(inputs: InputSet, time: pd.DatetimeIndex) -> xr.Dataset:
     solar = capacity.sel(capacity_source="solar") * hourly["cf_solar"]
     return xr.Dataset(
         {
-            "wind": _on_time(wind.drop_vars("capacity_source"), time, "wind", "MWh"),
-            "solar": _on_time(solar.drop_vars("capacity_source"), time, "solar", "MWh"),
+            "wind": _on_time(
+                wind.drop_vars("capacity_source", errors="ignore"), time, "wind", "MWh"
+            ),
+            "solar": _on_time(
+                solar.drop_vars("capacity_source", errors="ignore"), time, "solar", "MWh"
+            ),
         }
     )
 

@@ -75,7 +75,10 @@ def city_indicators(
     )
     per_capita = result["reduction_per_capita"]
     result["gini"] = xr.DataArray(
-        [gini(per_capita.sel(method=m).values, population.values) for m in ev["method"].values],
+        [
+            gini(per_capita.sel({"method": m}).values, population.values)
+            for m in ev["method"].values
+        ],
         dims="method",
         coords={"method": ev["method"].values},
     )

@@ -158,7 +158,7 @@ def simulate_year(
     result["battery_energy"] = demand["battery_energy"].sum("segment").astype(np.float32)
     result["gasoline_emissions"] = accounting["gasoline_emissions"].astype(np.float32)
     result["ev_fleet"] = demand["ev_fleet"].sum("segment")
-    result["demand"] = base_grid["demand"]
+    result["demand"] = base_grid["demand"].reset_coords(drop=True)
     for name, unit in (
         ("driving_km", "km"),
         ("battery_energy", "MWh"),
@@ -181,6 +181,10 @@ def simulate_year(
             )
         }
     )
+    provinces = inputs.provinces.reset_coords()
+    result = result.assign_coords(
+        grid_region=provinces["grid_region"], province_name=provinces["name_en"]
+    )
     return _describe(result)
 
 
@@ -200,16 +204,16 @@ def _strategy_slice(load, draw, grid, accounting, indicators) -> xr.Dataset:
             "flow",
         ]
     ]
-    data = xr.Dataset(
-        {
-            "charging_load": load,
-            "ev_grid_draw": draw,
-            "ev_emissions": accounting["ev_emissions"],
-            "import_share": accounting["import_share"],
-            **hourly_grid.data_vars,
-            **indicators.data_vars,
-        }
-    )
+    pieces = {
+        "charging_load": load,
+        "ev_grid_draw": draw,
+        "ev_emissions": accounting["ev_emissions"],
+        "import_share": accounting["import_share"],
+        **hourly_grid.data_vars,
+        **indicators.data_vars,
+    }
+    # labels (names, regions) are attached once at the end: drop them from the pieces
+    data = xr.Dataset({name: piece.reset_coords(drop=True) for name, piece in pieces.items()})
     for name in ("charging_load", "ev_grid_draw", "ev_emissions", "generation", "flow"):
         attrs = data[name].attrs
         data[name] = data[name].astype(np.float32)
@@ -303,6 +307,9 @@ def write_netcdf(dataset: xr.Dataset, path: Path) -> Path:
     os.close(handle)
     try:
         dataset.to_netcdf(temporary, engine="netcdf4", encoding=_encoding(dataset))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp creates 0600; use the usual mode
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

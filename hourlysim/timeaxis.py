@@ -58,4 +58,4 @@ def hour_of_day(n_hours: int = HOURS_PER_YEAR) -> np.ndarray:
 
 def day_of_week(year: int) -> np.ndarray:
     """Day of week (Monday = 0) of each hour step of the model year."""
-    return model_time(year).dayofweek.to_numpy()
+    return model_time(year).day_of_week.to_numpy()

@@ -54,7 +54,7 @@ def test_driving_demand_consistent(shipped_inputs):
     segments = shipped_inputs.vehicles
     weekday = float(segments["km_per_day_weekday"].sel(segment="private"))
     weekend = float(segments["km_per_day_weekend"].sel(segment="private"))
-    n_weekend = int((time.dayofweek >= 5).sum() / 24)
+    n_weekend = int((time.day_of_week >= 5).sum() / 24)
     np.testing.assert_allclose(km / fleet, weekday * (365 - n_weekend) + weekend * n_weekend)
     for name in result.data_vars:
         assert result[name].attrs["units"]

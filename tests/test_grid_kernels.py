@@ -112,6 +112,29 @@ def test_corridor_moves_energy_and_is_reduced_when_receiver_is_full():
     assert surplus.sum() == pytest.approx(0)
 
 
+def test_sender_short_of_capacity_sends_less():
+    """A (load 50, coal 60) is scheduled to send 30 to B: only 10 is left to send."""
+    load = np.array([[50.0], [40.0]])
+    zeros = np.zeros((2, 1))
+    generation, flow, unserved, surplus = dispatch(
+        load,
+        zeros,
+        zeros,
+        zeros,
+        zeros,
+        zeros,
+        np.array([60.0, 0.0]),
+        np.array([0.0, 100.0]),
+        np.array([0], np.int64),
+        np.array([1], np.int64),
+        np.array([[30.0]]),
+    )
+    assert flow[0, 0] == pytest.approx(10.0)
+    assert generation[0, COAL, 0] == pytest.approx(60.0)
+    assert generation[1, GAS, 0] == pytest.approx(30.0)
+    assert unserved.sum() == pytest.approx(0.0)
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.integers(0, 2**31 - 1))
 def test_energy_balance_random(seed):

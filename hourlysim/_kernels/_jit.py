@@ -24,8 +24,10 @@ def kernel(*signatures):
         return numba.jit(**JIT_OPTIONS)(signatures[0])
 
     def decorate(function):
-        return numba.jit(list(signatures), **JIT_OPTIONS)(function) if signatures else (
-            numba.jit(**JIT_OPTIONS)(function)
+        return (
+            numba.jit(list(signatures), **JIT_OPTIONS)(function)
+            if signatures
+            else (numba.jit(**JIT_OPTIONS)(function))
         )
 
     return decorate

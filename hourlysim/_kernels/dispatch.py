@@ -78,14 +78,23 @@ def _balance_province(
 
 
 @kernel
-def _net_load(load, flow, corridor_from, corridor_to, t, net, inflow):
-    """Load plus exports minus imports (``net``) and imports (``inflow``) in hour t."""
+def _net_load(load, flow, corridor_from, corridor_to, t, net, inflow, outflow):
+    """Load plus exports minus imports (``net``), imports and exports in hour t."""
     net[:] = load[:, t]
     inflow[:] = 0.0
+    outflow[:] = 0.0
     for k in range(corridor_from.size):
         net[corridor_from[k]] += flow[k, t]
         net[corridor_to[k]] -= flow[k, t]
         inflow[corridor_to[k]] += flow[k, t]
+        outflow[corridor_from[k]] += flow[k, t]
+
+
+@kernel
+def _scale_flows(flow, corridor_end, province, scale, t):
+    for k in range(corridor_end.size):
+        if corridor_end[k] == province:
+            flow[k, t] *= scale
 
 
 @kernel
@@ -119,8 +128,9 @@ def dispatch(
     corridor_schedule : ndarray (corridor, time)
         Scheduled flow [MWh]. Imports only displace the receiver's coal and gas: where a
         receiver's own must-run, wind and solar already cover its load (exports included),
-        its incoming flows are reduced pro rata, which lowers the senders' exports; this is
-        repeated until no flow changes.
+        its incoming flows are reduced pro rata. Exports are sent only from capacity left
+        after the sender's own load: a sender short of capacity has its outgoing flows
+        reduced pro rata. Both are repeated until no flow changes.
 
     Returns
     -------
@@ -135,7 +145,6 @@ def dispatch(
         has no corridor to shed it on).
     """
     n_province, n_time = load.shape
-    n_corridor = corridor_from.size
     generation = np.zeros((n_province, N_SOURCES, n_time))
     flow = corridor_schedule.copy()
     unserved = np.zeros((n_province, n_time))
@@ -143,24 +152,29 @@ def dispatch(
     balance = np.zeros(n_province)
     net = np.zeros(n_province)
     inflow = np.zeros(n_province)
+    outflow = np.zeros(n_province)
     for t in range(n_time):
         for _ in range(_MAX_TRANSFER_ROUNDS):
-            _net_load(load, flow, corridor_from, corridor_to, t, net, inflow)
+            _net_load(load, flow, corridor_from, corridor_to, t, net, inflow, outflow)
             changed = False
             for p in range(n_province):
+                own = nuclear[p, t] + hydro[p, t] + chp_must_run[p, t] + wind[p, t] + solar[p, t]
                 # imports only replace coal and gas: never curtail the receiver's own
                 # wind, solar or must-run generation to make room for them
-                own = nuclear[p, t] + hydro[p, t] + chp_must_run[p, t] + wind[p, t] + solar[p, t]
                 room = max(0.0, net[p] + inflow[p] - own)
                 if inflow[p] > room + 1e-9:
-                    scale = room / inflow[p]
-                    for k in range(n_corridor):
-                        if corridor_to[k] == p:
-                            flow[k, t] *= scale
+                    _scale_flows(flow, corridor_to, p, room / inflow[p], t)
+                    changed = True
+                    continue
+                # exports are sent only from capacity left after the sender's own load
+                supply = own + max(coal_capacity[p] - chp_must_run[p, t], 0.0) + gas_capacity[p]
+                shortfall = net[p] - supply
+                if shortfall > 1e-9 and outflow[p] > 0.0:
+                    _scale_flows(flow, corridor_from, p, max(0.0, 1.0 - shortfall / outflow[p]), t)
                     changed = True
             if not changed:
                 break
-        _net_load(load, flow, corridor_from, corridor_to, t, net, inflow)
+        _net_load(load, flow, corridor_from, corridor_to, t, net, inflow, outflow)
         for p in range(n_province):
             balance[p] = _balance_province(
                 net[p],
