@@ -1,0 +1,157 @@
+"""End to end on four provinces: the CLI writes a complete, conserved, labelled cube."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+
+from hourlysim import load_inputs, load_scenario
+from hourlysim.cli import main
+from hourlysim.runner import aggregate, run, simulate_year, write_netcdf
+
+STRATEGIES = ["uncontrolled", "tou_delayed", "valley_filling", "carbon_aware", "solar_aligned"]
+
+
+def _scenario(folder: Path, inputs: Path, **fields) -> Path:
+    lines = [f"name: {fields.pop('name', 'small')}", f"inputs: {inputs}"]
+    lines += [f"{key}: {value}" for key, value in fields.items()]
+    path = folder / "scenario.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_run(small_inputs, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("run")
+    scenario = _scenario(
+        folder, small_inputs, strategies=f"[{', '.join(STRATEGIES)}]", output="out/small.nc"
+    )
+    result = CliRunner().invoke(main, ["run", str(scenario), "--quiet"])
+    assert result.exit_code == 0, result.output
+    with xr.open_dataset(folder / "out" / "small.nc") as data:
+        yield data.load()
+
+
+def test_cube_dims_units_and_no_nan(small_run):
+    assert small_run.sizes["time"] == 8760
+    assert list(small_run["strategy"].values) == STRATEGIES
+    assert {"city", "province", "method", "source", "year"} <= set(small_run.dims)
+    for name, data in small_run.data_vars.items():
+        assert data.attrs.get("units"), f"{name} has no units"
+        assert data.attrs.get("long_name"), f"{name} has no long_name"
+        if data.dtype.kind == "f":
+            assert not np.isnan(data.values).any(), f"{name} has NaN"
+    for key in ("scenario_sha256", "inputs_sha256", "source", "created"):
+        assert small_run.attrs[key]
+
+
+def test_charged_energy_equals_battery_energy_over_efficiency(small_run, small_inputs):
+    efficiency = load_inputs(small_inputs).parameter("charging_efficiency")
+    battery = small_run["battery_energy"].sum("time")
+    for strategy in STRATEGIES:
+        charged = small_run["charging_load"].sel(strategy=strategy).sum("time")
+        np.testing.assert_allclose(charged, battery / efficiency, rtol=1e-4)
+
+
+def test_grid_balance_with_evs(small_run, small_inputs):
+    """Generation + net imports = demand + EV draw - unserved + surplus, every hour."""
+    for strategy in STRATEGIES:
+        data = small_run.sel(strategy=strategy).isel(year=0)
+        draw = data["ev_grid_draw"].groupby(data["city_province"].rename("province")).sum()
+        supply = data["generation"].sum("source") + data["net_import"]
+        need = data["demand"] + draw - data["unserved"] + data["surplus"]
+        np.testing.assert_allclose(supply, need.transpose(*supply.dims), rtol=1e-4, atol=1e-2)
+
+
+def test_emissions_attributed_at_province_intensity(small_run):
+    data = small_run.sel(strategy="uncontrolled").isel(year=0)
+    city = data["city"].values[5]
+    province = str(data["city_province"].sel(city=city).values)
+    expected = (
+        data["ev_grid_draw"].sel(city=city)
+        * data["consumption_intensity"].sel(province=province)
+        / 1000
+    )
+    np.testing.assert_allclose(
+        data["ev_emissions"].sel({"method": "consumption", "city": city}), expected, rtol=1e-4
+    )
+
+
+def test_scenario_errors_are_clear(small_inputs, tmp_path):
+    scenario = _scenario(tmp_path, small_inputs, parameters="{not_a_parameter: 1}")
+    result = CliRunner().invoke(main, ["run", str(scenario), "--quiet"])
+    assert result.exit_code == 1
+    assert "unknown parameter(s) ['not_a_parameter']" in result.output
+
+
+def test_multi_year_resumes_from_parts(small_inputs, tmp_path, monkeypatch):
+    """A run that dies after its first year resumes from that year's part file."""
+    scenario = load_scenario(
+        _scenario(
+            tmp_path,
+            small_inputs,
+            years="[2020, 2030]",
+            resolution="monthly",
+            ev_share="{2020: 0.05, 2030: 0.5}",
+            output="out.nc",
+        )
+    )
+    from hourlysim import runner
+
+    real = runner.simulate_year
+    calls = []
+
+    def failing(inputs, scenario, year, progress=None):
+        calls.append(year)
+        if year == 2030 and calls.count(2030) == 1:
+            raise RuntimeError("node lost")
+        return real(inputs, scenario, year, progress)
+
+    monkeypatch.setattr(runner, "simulate_year", failing)
+    with pytest.raises(RuntimeError):
+        run(scenario)
+    assert not Path(scenario.output).exists()
+    assert (tmp_path / "out.nc.parts" / "2020.nc").exists()
+    run(scenario)
+    assert calls == [2020, 2030, 2030]
+    with xr.open_dataset(scenario.output) as data:
+        assert list(data["year"].values) == [2020, 2030]
+        assert data.sizes["time"] == 12
+        fleet = data["ev_fleet"].sum("city")
+        assert float(fleet.sel(year=2030)) == pytest.approx(10 * float(fleet.sel(year=2020)))
+
+
+def test_aggregate_sums_energy_and_averages_intensity(small_inputs):
+    scenario = load_scenario(_scenario(Path(small_inputs).parent, small_inputs))
+    hourly = simulate_year(load_inputs(small_inputs), scenario, 2021)
+    daily = aggregate(hourly, "daily")
+    assert daily.sizes["time"] == 365
+    np.testing.assert_allclose(
+        daily["charging_load"].sum("time"), hourly["charging_load"].sum("time"), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        daily["average_intensity"].mean("time"), hourly["average_intensity"].mean("time"), rtol=1e-6
+    )
+    annual = aggregate(hourly, "annual")
+    assert "time" not in annual["temperature"].dims
+
+
+def test_write_is_atomic(tmp_path, monkeypatch):
+    data = xr.Dataset({"x": ("a", np.arange(3.0), {"units": "1"})})
+    target = tmp_path / "out.nc"
+    write_netcdf(data, target)
+    before = target.read_bytes()
+
+    def broken(self, *args, **kwargs):
+        Path(args[0]).write_bytes(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", broken)
+    with pytest.raises(OSError):
+        write_netcdf(data.assign(x=data["x"] + 1), target)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out.nc"]
