@@ -31,6 +31,7 @@ from .inputs import InputSet, load_inputs
 from .scenario import Scenario
 from .temperature import load_temperature_file, synthesize_hourly_temperature
 from .timeaxis import model_time
+from .variables import annotate
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +186,7 @@ def simulate_year(
     result = result.assign_coords(
         grid_region=provinces["grid_region"], province_name=provinces["name_en"]
     )
-    return _describe(result)
+    return annotate(result)
 
 
 def _strategy_slice(load, draw, grid, accounting, indicators) -> xr.Dataset:
@@ -219,46 +220,6 @@ def _strategy_slice(load, draw, grid, accounting, indicators) -> xr.Dataset:
         data[name] = data[name].astype(np.float32)
         data[name].attrs.update(attrs)
     return data
-
-
-_DESCRIPTIONS = {
-    "charging_load": "EV charging energy at the charger per hour step",
-    "ev_grid_draw": "EV charging energy at generation level (T&D losses included)",
-    "ev_emissions": "CO2 attributed to EV charging, by accounting method",
-    "gasoline_emissions": "well-to-wheel CO2 of the gasoline counterfactual",
-    "import_share": "share of the city's EV electricity imported from other provinces",
-    "generation": "generation by source",
-    "curtailment": "curtailed wind and solar",
-    "unserved": "demand not met",
-    "surplus": "must-run and imported energy not absorbed",
-    "net_import": "net energy received over corridors",
-    "average_intensity": "production-based average CO2 intensity",
-    "consumption_intensity": "consumption-based CO2 intensity (proportional flow tracing)",
-    "marginal_intensity": "CO2 intensity of the marginal source (short-run)",
-    "import_fraction": "share of the province's supply that was imported",
-    "production_emissions": "CO2 emitted by generation in the province",
-    "flow": "energy carried by each corridor",
-    "annual_ev_emissions": "annual CO2 of EV charging",
-    "annual_gasoline_emissions": "annual CO2 of the gasoline counterfactual",
-    "annual_reduction": "annual gasoline counterfactual minus EV CO2",
-    "reduction_per_capita": "annual CO2 reduction per resident",
-    "reduction_per_vehicle": "annual CO2 reduction per electric car",
-    "ev_to_gasoline_ratio": "annual EV CO2 over gasoline counterfactual CO2",
-    "gini": "population-weighted Gini of per-capita reductions over cities",
-    "temperature": "near-surface air temperature (model input)",
-    "driving_km": "distance driven by electric cars",
-    "battery_energy": "energy drawn from EV batteries by driving",
-    "ev_fleet": "electric passenger cars",
-    "demand": "provincial demand without EVs",
-}
-
-
-def _describe(dataset: xr.Dataset) -> xr.Dataset:
-    for name, data in dataset.data_vars.items():
-        if "units" not in data.attrs:
-            raise AssertionError(f"output variable {name} has no units")
-        data.attrs.setdefault("long_name", _DESCRIPTIONS.get(name, name))
-    return dataset
 
 
 def aggregate(dataset: xr.Dataset, resolution: str) -> xr.Dataset:

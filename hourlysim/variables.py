@@ -35,7 +35,7 @@ class Variable:
 
 
 _TABLE = [
-    # stage 1: driving demand
+    Variable("temperature", "degC", ("city", "time"), "near-surface air temperature (model input)"),
     Variable(
         "driving_km", "km", ("city", "time"), "distance driven by electric cars per hour step"
     ),
@@ -46,19 +46,12 @@ _TABLE = [
         "energy drawn from EV batteries by driving per hour step",
     ),
     Variable(
-        "ev_kwh_per_km",
-        "kWh km-1",
+        "gasoline_emissions",
+        "t",
         ("city", "time"),
-        "temperature-dependent EV energy use per km (fleet average)",
+        "well-to-wheel CO2 of the gasoline counterfactual per hour step",
     ),
-    Variable(
-        "gasoline_litres",
-        "L",
-        ("city", "time"),
-        "gasoline the replaced cars would burn for the same km per hour step",
-    ),
-    Variable("temperature", "degC", ("city", "time"), "near-surface air temperature"),
-    # stage 2: charging
+    Variable("ev_fleet", "vehicle", ("city",), "electric passenger cars"),
     Variable(
         "charging_load",
         "MWh",
@@ -69,44 +62,8 @@ _TABLE = [
         "ev_grid_draw",
         "MWh",
         ("city", "time"),
-        "EV charging energy at generation level, grossed up for T&D losses, per hour step",
+        "EV charging energy at generation level (T&D losses included) per hour step",
     ),
-    # stage 3: grid
-    Variable("demand", "MWh", ("province", "time"), "provincial demand without EVs per hour step"),
-    Variable(
-        "generation",
-        "MWh",
-        ("province", "source", "time"),
-        "generation by source per hour step",
-    ),
-    Variable("curtailment", "MWh", ("province", "time"), "curtailed wind and solar per hour step"),
-    Variable("unserved", "MWh", ("province", "time"), "demand not met per hour step"),
-    Variable("net_import", "MWh", ("province", "time"), "scheduled net imports per hour step"),
-    Variable(
-        "production_emissions",
-        "t",
-        ("province", "time"),
-        "CO2 emitted by generation inside the province per hour step",
-    ),
-    Variable(
-        "average_intensity",
-        "kg MWh-1",
-        ("province", "time"),
-        "average CO2 intensity of generation in the province (production-based)",
-    ),
-    Variable(
-        "consumption_intensity",
-        "kg MWh-1",
-        ("province", "time"),
-        "CO2 intensity of electricity consumed in the province, by proportional flow tracing",
-    ),
-    Variable(
-        "marginal_intensity",
-        "kg MWh-1",
-        ("province", "time"),
-        "CO2 intensity of the marginal source (short-run)",
-    ),
-    # stage 4: accounting
     Variable(
         "ev_emissions",
         "t",
@@ -114,72 +71,129 @@ _TABLE = [
         "CO2 attributed to EV charging per hour step, by accounting method",
     ),
     Variable(
-        "gasoline_emissions",
-        "t",
-        ("city", "time"),
-        "well-to-wheel CO2 of the gasoline counterfactual per hour step",
-    ),
-    Variable(
-        "emission_reduction",
-        "t",
-        ("method", "city", "time"),
-        "gasoline counterfactual minus EV emissions per hour step",
-    ),
-    Variable(
         "import_share",
         "1",
         ("city",),
         "share of the city's EV electricity imported from other provinces",
     ),
-    # stage 5: inequality
+    Variable("demand", "MWh", ("province", "time"), "provincial demand without EVs per hour step"),
+    Variable(
+        "generation", "MWh", ("province", "source", "time"), "generation by source per hour step"
+    ),
+    Variable("curtailment", "MWh", ("province", "time"), "curtailed wind and solar per hour step"),
+    Variable("unserved", "MWh", ("province", "time"), "demand not met per hour step"),
+    Variable(
+        "surplus",
+        "MWh",
+        ("province", "time"),
+        "must-run and imported energy that could not be absorbed per hour step",
+    ),
+    Variable(
+        "net_import",
+        "MWh",
+        ("province", "time"),
+        "net energy received over corridors per hour step",
+    ),
+    Variable(
+        "average_intensity",
+        "kg MWh-1",
+        ("province", "time"),
+        "production-based average CO2 intensity of generation in the province",
+    ),
+    Variable(
+        "consumption_intensity",
+        "kg MWh-1",
+        ("province", "time"),
+        "consumption-based CO2 intensity (proportional flow tracing)",
+    ),
+    Variable(
+        "marginal_intensity",
+        "kg MWh-1",
+        ("province", "time"),
+        "CO2 intensity of the marginal source (short-run)",
+    ),
+    Variable(
+        "import_fraction",
+        "1",
+        ("province", "time"),
+        "share of the province's supply that was imported",
+    ),
+    Variable(
+        "production_emissions",
+        "t",
+        ("province", "time"),
+        "CO2 emitted by generation in the province per hour step",
+    ),
+    Variable("flow", "MWh", ("corridor", "time"), "energy carried by each corridor per hour step"),
+    Variable("annual_ev_emissions", "t", ("method", "city"), "annual CO2 of EV charging"),
+    Variable(
+        "annual_gasoline_emissions", "t", ("city",), "annual CO2 of the gasoline counterfactual"
+    ),
+    Variable(
+        "annual_reduction", "t", ("method", "city"), "annual gasoline counterfactual minus EV CO2"
+    ),
     Variable(
         "reduction_per_capita",
-        "t",
+        "t person-1",
         ("method", "city"),
-        "annual emission reduction per resident",
+        "annual CO2 reduction per resident",
     ),
     Variable(
         "reduction_per_vehicle",
-        "t",
+        "t vehicle-1",
         ("method", "city"),
-        "annual emission reduction per electric car",
+        "annual CO2 reduction per electric car",
     ),
     Variable(
         "ev_to_gasoline_ratio",
         "1",
         ("method", "city"),
-        "annual EV emissions divided by gasoline counterfactual emissions",
+        "annual EV CO2 over gasoline counterfactual CO2",
     ),
-    Variable("gini", "1", ("method",), "Gini coefficient of per-capita reductions over cities"),
+    Variable(
+        "gini",
+        "1",
+        ("method",),
+        "population-weighted Gini coefficient of per-capita reductions over cities",
+    ),
 ]
 
 VARIABLES: dict[str, Variable] = {v.name: v for v in _TABLE}
 
 
 def annotate(dataset: xr.Dataset) -> xr.Dataset:
-    """Set ``units`` and ``long_name`` of every data variable from the table.
+    """Set ``units`` and ``long_name`` from the table and put dims in the table's order.
+
+    Dimensions not in the table entry (``year``, ``strategy``) lead, in the order given.
 
     Parameters
     ----------
     dataset : xr.Dataset
-        Dataset whose data variables are named as in :data:`VARIABLES`.
+        Dataset whose data variables are all named in :data:`VARIABLES`.
 
     Returns
     -------
     xr.Dataset
-        The same dataset with attributes set (in place, and returned).
+        A new dataset with attributes set and dimensions ordered.
 
     Raises
     ------
     KeyError
-        If a data variable is not in the table (every output must be documented).
+        If a data variable is not in the table (every output must be documented), or its
+        dimensions differ from the table's.
     """
+    annotated = {}
     for name, data in dataset.data_vars.items():
         if name not in VARIABLES:
-            if "units" in data.attrs and "long_name" in data.attrs:
-                continue
             raise KeyError(f"variable '{name}' is not in hourlysim.variables.VARIABLES")
         variable = VARIABLES[name]
-        data.attrs["units"] = variable.units
-        data.attrs["long_name"] = variable.long_name
-    return dataset
+        leading = [d for d in data.dims if d not in variable.dims]
+        if set(variable.dims) - set(data.dims) or set(leading) - {"year", "strategy"}:
+            raise KeyError(
+                f"variable '{name}' has dims {data.dims}; the table says "
+                f"{variable.dims} (plus year, strategy)"
+            )
+        ordered = data.transpose(*[d for d in ("year", "strategy") if d in leading], *variable.dims)
+        ordered.attrs.update(units=variable.units, long_name=variable.long_name)
+        annotated[name] = ordered
+    return xr.Dataset(annotated, coords=dataset.coords, attrs=dataset.attrs)

@@ -155,3 +155,12 @@ def test_write_is_atomic(tmp_path, monkeypatch):
         write_netcdf(data.assign(x=data["x"] + 1), target)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["out.nc"]
+
+
+def test_cube_holds_exactly_the_documented_variables(small_run):
+    from hourlysim.variables import VARIABLES
+
+    assert set(small_run.data_vars) == set(VARIABLES)
+    for name, variable in VARIABLES.items():
+        assert small_run[name].dims[-len(variable.dims):] == variable.dims
+        assert small_run[name].attrs["units"] == variable.units
