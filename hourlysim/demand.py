@@ -87,55 +87,40 @@ def driving_demand(
         (segment, city, time) [L], ``ev_fleet`` (segment, city) [vehicle].
     """
     overrides = parameters or {}
-    p = lambda name: _parameter(inputs, overrides, name)  # noqa: E731
-    vehicles = ev_fleet(inputs, ev_share)
-    vehicle_data = inputs.vehicles
-    day_type = (day_of_week(year) >= 5).astype(np.int64)
-    profile = vehicle_data["driving_profile"].transpose("day_type", "hour_of_day").values
-    km_list = []
-    for segment in vehicles["segment"].values:
-        km_per_day = np.array(
-            [
-                float(vehicle_data["km_per_day_weekday"].sel(segment=segment)),
-                float(vehicle_data["km_per_day_weekend"].sel(segment=segment)),
-            ]
-        )
-        km_list.append(
-            hourly_driving_km(
-                vehicles.sel(segment=segment).values.astype(float), km_per_day, profile, day_type
-            )
-        )
-    dims = ("segment", "city", "time")
-    coords = {
-        "segment": vehicles["segment"].values,
-        "city": temperature["city"].values,
-        "time": temperature["time"].values,
-    }
-    driving_km = xr.DataArray(np.stack(km_list), dims=dims, coords=coords)
-    temp = temperature.transpose("city", "time").values
-    ev_factor = temperature_factor(
-        temp,
+
+    def p(name):
+        return _parameter(inputs, overrides, name)
+
+    vehicles = ev_fleet(inputs, ev_share).assign_coords(city=temperature["city"].values)
+    segments = inputs.vehicles
+    day_type = xr.DataArray(
+        (day_of_week(year) >= 5).astype(np.int64),
+        dims="time",
+        coords={"time": temperature["time"].values},
+    )
+    km_per_day = xr.concat(
+        [segments["km_per_day_weekday"], segments["km_per_day_weekend"]], dim="day_type"
+    ).assign_coords(day_type=["weekday", "weekend"])
+    driving_km = _driving_km(vehicles, km_per_day, segments["driving_profile"], day_type)
+    ev_factor = _temperature_factor(
+        temperature,
         p("ev_cold_threshold"),
         p("ev_cold_coefficient"),
         p("ev_hot_threshold"),
         p("ev_hot_coefficient"),
     )
     kwh_per_km = p("ev_kwh_per_km_rated") * p("ev_real_world_factor") * ev_factor
-    gasoline_factor = temperature_factor(
-        temp, p("gasoline_cold_threshold"), p("gasoline_cold_coefficient"), 1.0e9, 0.0
+    gasoline_factor = _temperature_factor(
+        temperature, p("gasoline_cold_threshold"), p("gasoline_cold_coefficient"), np.inf, 0.0
     )
     litres_per_km = p("gasoline_l_per_100km") / 100.0 * gasoline_factor
     result = xr.Dataset(
         {
             "driving_km": driving_km,
-            "battery_energy": driving_km * xr.DataArray(kwh_per_km, dims=("city", "time")) / 1000.0,
-            "ev_kwh_per_km": xr.DataArray(
-                kwh_per_km,
-                dims=("city", "time"),
-                coords={"city": coords["city"], "time": coords["time"]},
-            ),
-            "gasoline_litres": driving_km * xr.DataArray(litres_per_km, dims=("city", "time")),
-            "ev_fleet": vehicles.assign_coords(city=coords["city"]),
+            "battery_energy": driving_km * kwh_per_km / 1000.0,
+            "ev_kwh_per_km": kwh_per_km,
+            "gasoline_litres": driving_km * litres_per_km,
+            "ev_fleet": vehicles,
         }
     )
     units = {
@@ -147,4 +132,41 @@ def driving_demand(
     }
     for name, unit in units.items():
         result[name].attrs["units"] = unit
-    return result
+    return result.transpose("segment", "city", "time")
+
+
+def _temperature_factor(
+    temperature: xr.DataArray, cold_threshold, cold_coefficient, hot_threshold, hot_coefficient
+) -> xr.DataArray:
+    """Energy-use multiplier for each temperature [1] (kernel applied element-wise)."""
+    return xr.apply_ufunc(
+        temperature_factor,
+        temperature,
+        cold_threshold,
+        cold_coefficient,
+        hot_threshold,
+        hot_coefficient,
+        dask="parallelized",
+        output_dtypes=[float],
+    )
+
+
+def _driving_km(
+    vehicles: xr.DataArray,
+    km_per_day: xr.DataArray,
+    driving_profile: xr.DataArray,
+    day_type: xr.DataArray,
+) -> xr.DataArray:
+    """Distance driven per segment, city and hour [km]; dask-parallel over city chunks."""
+    return xr.apply_ufunc(
+        hourly_driving_km,
+        vehicles.astype(float),
+        km_per_day.astype(float),
+        driving_profile.transpose("day_type", "hour_of_day"),
+        day_type,
+        input_core_dims=[["city"], ["day_type"], ["day_type", "hour_of_day"], ["time"]],
+        output_core_dims=[["city", "time"]],
+        vectorize=True,
+        dask="parallelized",
+        output_dtypes=[float],
+    )

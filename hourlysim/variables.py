@@ -37,12 +37,15 @@ class Variable:
 _TABLE = [
     Variable("temperature", "degC", ("city", "time"), "near-surface air temperature (model input)"),
     Variable(
-        "driving_km", "km", ("city", "time"), "distance driven by electric cars per hour step"
+        "driving_km",
+        "km",
+        ("segment", "city", "time"),
+        "distance driven by electric cars per hour step",
     ),
     Variable(
         "battery_energy",
         "MWh",
-        ("city", "time"),
+        ("segment", "city", "time"),
         "energy drawn from EV batteries by driving per hour step",
     ),
     Variable(

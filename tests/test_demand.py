@@ -58,3 +58,36 @@ def test_driving_demand_consistent(shipped_inputs):
     np.testing.assert_allclose(km / fleet, weekday * (365 - n_weekend) + weekend * n_weekend)
     for name in result.data_vars:
         assert result[name].attrs["units"]
+
+
+def test_cold_law_reproduces_measured_range_losses(shipped_inputs):
+    """ICCT/NDANEV midpoints: 27.5% range loss at 0 C and 40% at -7 C (consumption 1/(1-L))."""
+    p = shipped_inputs.parameter
+    factor = temperature_factor(
+        np.array([0.0, -7.0]),
+        p("ev_cold_threshold"),
+        p("ev_cold_coefficient"),
+        p("ev_hot_threshold"),
+        p("ev_hot_coefficient"),
+    )
+    consumption_vs_rated = p("ev_real_world_factor") * factor
+    np.testing.assert_allclose(consumption_vs_rated, [1 / (1 - 0.275), 1 / (1 - 0.40)], rtol=2e-3)
+
+
+def test_demand_is_lazy_over_city_chunks(shipped_inputs):
+    import xarray as xr
+
+    from hourlysim.demand import driving_demand
+    from hourlysim.timeaxis import model_time
+
+    city = shipped_inputs.cities["city"].values[:6]
+    sub = shipped_inputs.__class__(
+        **{**shipped_inputs.__dict__, "cities": shipped_inputs.cities.sel(city=city)}
+    )
+    temperature = xr.DataArray(
+        np.zeros((6, 8760)), dims=("city", "time"), coords={"city": city, "time": model_time(2020)}
+    )
+    eager = driving_demand(sub, temperature, 2020)
+    lazy = driving_demand(sub, temperature.chunk(city=2), 2020)
+    assert lazy["battery_energy"].chunks is not None
+    xr.testing.assert_allclose(lazy["battery_energy"].compute(), eager["battery_energy"])
