@@ -1,0 +1,432 @@
+"""Charging kernels against plain-numpy references and independent LP / QP solvers.
+
+The ``reference_*`` functions are deliberately slow and obvious (dense cohort x hour matrices,
+``np.lexsort``, bisection). ``benchmarks/bench_charging.py`` times them too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog, minimize
+
+from hourlysim import charging
+from hourlysim.errors import InputError
+
+
+# ---------------------------------------------------------------------------------------------
+# plain-numpy references: return per-cohort schedules, shape (n_cohorts, T)
+# ---------------------------------------------------------------------------------------------
+def window_hours(earliest, latest, n_hours):
+    return np.arange(earliest, latest) % n_hours
+
+
+def fill_in_order(need, cap, hours, n_hours):
+    row = np.zeros(n_hours)
+    remaining = need
+    for t in hours:
+        if remaining <= 1e-12 * need:
+            break
+        row[t] = min(cap, remaining)
+        remaining -= row[t]
+    return row
+
+
+def reference_uncontrolled(need, earliest, latest, cap, n_hours):
+    return np.array(
+        [
+            fill_in_order(need[k], cap[k], window_hours(earliest[k], latest[k], n_hours), n_hours)
+            for k in range(len(need))
+        ]
+    ).reshape(len(need), n_hours)
+
+
+def reference_tou_delayed(need, earliest, latest, cap, hour_of_day, valley_start_hour=23):
+    n_hours = len(hour_of_day)
+    rows = []
+    for k in range(len(need)):
+        hours = window_hours(earliest[k], latest[k], n_hours)
+        valley = np.flatnonzero(hour_of_day[hours] == valley_start_hour)
+        if need[k] > 0 and valley.size:
+            duration = int(np.ceil(need[k] / cap[k] * (1 - 1e-12)))
+            first = min(valley[0], max(len(hours) - duration, 0))
+            hours = hours[first:]
+        rows.append(fill_in_order(need[k], cap[k], hours, n_hours))
+    return np.array(rows).reshape(len(need), n_hours)
+
+
+def reference_carbon_aware(need, earliest, latest, cap, signal):
+    n_hours = len(signal)
+    rows = []
+    for k in range(len(need)):
+        hours = window_hours(earliest[k], latest[k], n_hours)
+        offsets = np.arange(len(hours))
+        order = np.lexsort((offsets, signal[hours]))  # by signal, then earliest offset
+        rows.append(fill_in_order(need[k], cap[k], hours[order], n_hours))
+    return np.array(rows).reshape(len(need), n_hours)
+
+
+def water_fill_bisection(others, need, cap):
+    """argmin sum (others + x)^2 over 0 <= x <= cap, sum x = need, by bisection on the level."""
+    if need <= 0:
+        return np.zeros_like(others)
+    lo, hi = others.min(), others.max() + cap + need
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        if np.clip(mid - others, 0, cap).sum() < need:
+            lo = mid
+        else:
+            hi = mid
+    return np.clip(hi - others, 0, cap)
+
+
+def reference_valley_filling(need, earliest, latest, cap, base, sweeps=150):
+    """Plain Gauss-Seidel with bisection water-filling, a fixed (large) number of sweeps."""
+    n_hours = len(base)
+    x = np.zeros((len(need), n_hours))
+    level = base.astype(float)
+    for _ in range(sweeps):
+        for k in range(len(need)):
+            hours = window_hours(earliest[k], latest[k], n_hours)
+            level = level - x[k]
+            x[k] = 0.0
+            x[k, hours] = water_fill_bisection(level[hours], need[k], cap[k])
+            level = level + x[k]
+    return x
+
+
+# ---------------------------------------------------------------------------------------------
+# random instances
+# ---------------------------------------------------------------------------------------------
+def random_cohorts(rng, n, n_hours, max_window=None, slack=(1.0, 4.0)):
+    max_window = max_window or n_hours
+    earliest = rng.integers(0, n_hours, n)
+    length = rng.integers(1, max_window + 1, n)
+    latest = earliest + length  # may run past n_hours: wraps
+    need = rng.uniform(0.0, 10.0, n)
+    need[rng.random(n) < 0.05] = 0.0
+    cap = need / length * rng.uniform(*slack, n)
+    tight = rng.random(n) < 0.1
+    cap[tight] = need[tight] / length[tight]  # no freedom at all
+    return need, earliest, latest, cap
+
+
+def per_cohort(function, need, earliest, latest, cap, *args, **kwargs):
+    n = len(need)
+    return function(need, earliest, latest, cap, *args, group=np.arange(n), n_groups=n, **kwargs)
+
+
+def valley_objective(base, load):
+    return float(np.sum((base + load) ** 2))
+
+
+# ---------------------------------------------------------------------------------------------
+# kernels vs references
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("seed", range(5))
+def test_uncontrolled_matches_reference(seed):
+    rng = np.random.default_rng(seed)
+    n_hours = int(rng.integers(24, 100))
+    cohorts = random_cohorts(rng, 80, n_hours)
+    got = per_cohort(charging.uncontrolled, *cohorts, n_hours=n_hours)
+    np.testing.assert_allclose(got, reference_uncontrolled(*cohorts, n_hours), rtol=0, atol=1e-12)
+    total = charging.uncontrolled(*cohorts, n_hours=n_hours)
+    np.testing.assert_allclose(total, got.sum(axis=0), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_tou_delayed_matches_reference(seed):
+    rng = np.random.default_rng(seed)
+    n_hours = 24 * int(rng.integers(2, 5))
+    cohorts = random_cohorts(rng, 80, n_hours, max_window=30)
+    hour_of_day = np.arange(n_hours) % 24
+    valley = int(rng.integers(0, 24))
+    got = per_cohort(charging.tou_delayed, *cohorts, hour_of_day, valley)
+    want = reference_tou_delayed(*cohorts, hour_of_day, valley)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_carbon_aware_matches_reference_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    n_hours = int(rng.integers(24, 100))
+    cohorts = random_cohorts(rng, 80, n_hours)
+    signal = rng.integers(0, 4, n_hours).astype(float)  # many ties
+    got = per_cohort(charging.carbon_aware, *cohorts, signal)
+    want = reference_carbon_aware(*cohorts, signal)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+def test_long_windows_use_the_stable_sort():
+    """Windows longer than the insertion-sort limit: mergesort path, ties still earliest."""
+    rng = np.random.default_rng(7)
+    n_hours = 200
+    cohorts = random_cohorts(rng, 30, n_hours, slack=(1.0, 30.0))
+    signal = rng.integers(0, 3, n_hours).astype(float)
+    got = per_cohort(charging.carbon_aware, *cohorts, signal)
+    np.testing.assert_allclose(got, reference_carbon_aware(*cohorts, signal), atol=1e-12)
+
+
+def test_solar_aligned_is_carbon_aware_on_minus_cf():
+    rng = np.random.default_rng(3)
+    n_hours = 72
+    cohorts = random_cohorts(rng, 50, n_hours)
+    cf = np.clip(np.sin(np.pi * ((np.arange(n_hours) % 24) - 6) / 12), 0, None)
+    got = per_cohort(charging.solar_aligned, *cohorts, cf)
+    np.testing.assert_allclose(got, reference_carbon_aware(*cohorts, -cf), atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_valley_filling_matches_reference(seed):
+    rng = np.random.default_rng(seed)
+    n_hours = 36
+    cohorts = random_cohorts(rng, 15, n_hours, max_window=16)
+    base = rng.uniform(0.0, 20.0, n_hours)
+    got = charging.valley_filling(*cohorts, base, tol=1e-7)
+    want = reference_valley_filling(*cohorts, base).sum(axis=0)
+    assert valley_objective(base, got) == pytest.approx(valley_objective(base, want), rel=1e-9)
+    np.testing.assert_allclose(got, want, atol=1e-4 * np.abs(want).max())
+
+
+# ---------------------------------------------------------------------------------------------
+# optimality against independent solvers
+# ---------------------------------------------------------------------------------------------
+def lp_optimum(need, earliest, latest, cap, signal):
+    """min sum signal . x_k, window/cap/need constraints, solved by HiGHS."""
+    n_hours = len(signal)
+    columns = [
+        (k, t) for k in range(len(need)) for t in window_hours(earliest[k], latest[k], n_hours)
+    ]
+    cost = np.array([signal[t] for _, t in columns])
+    a_eq = np.zeros((len(need), len(columns)))
+    for i, (k, _) in enumerate(columns):
+        a_eq[k, i] = 1.0
+    bounds = [(0.0, cap[k]) for k, _ in columns]
+    result = linprog(cost, A_eq=a_eq, b_eq=need, bounds=bounds, method="highs")
+    assert result.status == 0
+    return result.fun
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_carbon_aware_reaches_lp_optimum(seed):
+    rng = np.random.default_rng(100 + seed)
+    n_hours = int(rng.integers(48, 97))
+    n = int(rng.integers(30, 61))
+    cohorts = random_cohorts(rng, n, n_hours, max_window=n_hours)
+    signal = rng.integers(1, 6, n_hours).astype(float)  # integer-valued: ties
+    load = charging.carbon_aware(*cohorts, signal)
+    assert signal @ load == pytest.approx(lp_optimum(*cohorts, signal), rel=1e-9)
+
+
+def qp_optimum(need, earliest, latest, cap, base):
+    """min sum (base + L)^2 by SLSQP over the per-cohort window variables."""
+    n_hours = len(base)
+    columns = [
+        (k, t) for k in range(len(need)) for t in window_hours(earliest[k], latest[k], n_hours)
+    ]
+    hours = np.array([t for _, t in columns])
+    owner = np.array([k for k, _ in columns])
+    spread = np.zeros((n_hours, len(columns)))
+    spread[hours, np.arange(len(columns))] = 1.0
+
+    def objective(z):
+        level = base + spread @ z
+        return level @ level, 2.0 * spread.T @ level
+
+    constraints = [
+        {
+            "type": "eq",
+            "fun": (lambda z, k=k: z[owner == k].sum() - need[k]),
+            "jac": (lambda z, k=k: (owner == k).astype(float)),
+        }
+        for k in range(len(need))
+    ]
+    start = np.array([need[k] / (latest[k] - earliest[k]) for k, _ in columns])
+    result = minimize(
+        objective,
+        start,
+        jac=True,
+        method="SLSQP",
+        bounds=[(0.0, cap[k]) for k, _ in columns],
+        constraints=constraints,
+        options={"ftol": 1e-11, "maxiter": 2000},
+    )
+    assert result.success, result.message
+    return result.fun
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_valley_filling_reaches_qp_optimum(seed):
+    rng = np.random.default_rng(200 + seed)
+    n_hours = 24
+    cohorts = random_cohorts(rng, 8, n_hours, max_window=14)
+    base = rng.uniform(0.0, 15.0, n_hours)
+    load = charging.valley_filling(*cohorts, base, tol=1e-6)
+    assert valley_objective(base, load) == pytest.approx(qp_optimum(*cohorts, base), rel=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_valley_filling_satisfies_kkt_water_levels(seed):
+    """Per cohort: hours with 0 < x < cap share one level; idle hours sit at or above it,
+    hours at cap at or below it."""
+    rng = np.random.default_rng(300 + seed)
+    n_hours = 96
+    need, earliest, latest, cap = random_cohorts(rng, 60, n_hours, max_window=30)
+    base = 10.0 * np.sin(np.arange(n_hours) / 5.0) + rng.uniform(0, 3, n_hours)
+    x = per_cohort(charging.valley_filling, need, earliest, latest, cap, base, tol=1e-7)
+    level = base + x.sum(axis=0)
+    tolerance = 1e-5 * np.abs(level).max()
+    for k in range(len(need)):
+        hours = window_hours(earliest[k], latest[k], n_hours)
+        xk = x[k, hours]
+        interior = (xk > 1e-9 * cap[k]) & (xk < cap[k] * (1 - 1e-9))
+        idle = xk <= 1e-9 * cap[k]
+        full = ~interior & ~idle
+        if interior.any():
+            mu = level[hours][interior].mean()
+            assert np.ptp(level[hours][interior]) <= tolerance
+        elif idle.any() and full.any():
+            mu = level[hours][full].max()
+        else:
+            continue
+        assert np.all(level[hours][idle] >= mu - tolerance)
+        assert np.all(level[hours][full] <= mu + tolerance)
+
+
+def test_valley_filling_raises_when_not_converged():
+    rng = np.random.default_rng(5)
+    cohorts = random_cohorts(rng, 40, 48, max_window=20)
+    base = rng.uniform(0, 20, 48)
+    with pytest.raises(charging.ConvergenceError, match="did not converge"):
+        charging.valley_filling(*cohorts, base, tol=1e-12, max_sweeps=3)
+
+
+# ---------------------------------------------------------------------------------------------
+# invariants (hypothesis)
+# ---------------------------------------------------------------------------------------------
+@st.composite
+def instances(draw):
+    n_hours = draw(st.integers(24, 72))
+    n = draw(st.integers(1, 25))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    return n_hours, random_cohorts(rng, n, n_hours), rng
+
+
+STRATEGY_CALLS = {
+    "uncontrolled": lambda c, n_hours, rng: per_cohort(charging.uncontrolled, *c, n_hours=n_hours),
+    "tou_delayed": lambda c, n_hours, rng: per_cohort(
+        charging.tou_delayed, *c, np.arange(n_hours) % 24, 23
+    ),
+    "carbon_aware": lambda c, n_hours, rng: per_cohort(
+        charging.carbon_aware, *c, rng.integers(0, 5, n_hours).astype(float)
+    ),
+    "solar_aligned": lambda c, n_hours, rng: per_cohort(
+        charging.solar_aligned, *c, rng.uniform(0, 1, n_hours)
+    ),
+    "valley_filling": lambda c, n_hours, rng: per_cohort(
+        charging.valley_filling, *c, rng.uniform(0, 30, n_hours), tol=1e-5
+    ),
+}
+
+
+@pytest.mark.parametrize("strategy", list(STRATEGY_CALLS))
+@settings(max_examples=40, deadline=None)
+@given(instance=instances())
+def test_schedules_conserve_energy_and_respect_caps_and_windows(strategy, instance):
+    n_hours, cohorts, rng = instance
+    need, earliest, latest, cap = cohorts
+    x = STRATEGY_CALLS[strategy](cohorts, n_hours, rng)
+    assert x.shape == (len(need), n_hours)
+    np.testing.assert_allclose(x.sum(axis=1), need, rtol=1e-9, atol=1e-12)
+    assert np.all(x >= 0.0)
+    assert np.all(x <= cap[:, None] * (1 + 1e-9) + 1e-15)
+    for k in range(len(need)):
+        outside = np.ones(n_hours, bool)
+        outside[window_hours(earliest[k], latest[k], n_hours)] = False
+        assert np.all(x[k, outside] == 0.0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(instance=instances(), n_groups=st.integers(1, 4))
+def test_groups_add_up_to_the_total(instance, n_groups):
+    n_hours, cohorts, rng = instance
+    group = rng.integers(0, n_groups, len(cohorts[0]))
+    signal = rng.uniform(0, 1, n_hours)
+    grouped = charging.carbon_aware(*cohorts, signal, group=group, n_groups=n_groups)
+    assert grouped.shape == (n_groups, n_hours)
+    np.testing.assert_allclose(grouped.sum(axis=0), charging.carbon_aware(*cohorts, signal))
+
+
+def test_wrap_around_past_the_last_hour():
+    """A window running past T continues at hour 0 (the year is continuous)."""
+    n_hours = 24
+    need, earliest, latest, cap = [5.0], [22], [28], [2.0]
+    load = charging.uncontrolled(need, earliest, latest, cap, n_hours=n_hours)
+    want = np.zeros(n_hours)
+    want[[22, 23, 0]] = [2.0, 2.0, 1.0]
+    np.testing.assert_array_equal(load, want)
+    # the cheapest hours are 1 and 3 (after the wrap); ties at hour 0 and 23 go to 23 (earlier)
+    signal = np.full(n_hours, 5.0)
+    signal[[1, 3]] = 1.0
+    signal[[0, 23]] = 2.0
+    load = charging.carbon_aware(need, earliest, latest, cap, signal)
+    want = np.zeros(n_hours)
+    want[[1, 3, 23]] = [2.0, 2.0, 1.0]
+    np.testing.assert_array_equal(load, want)
+    # valley start at hour 1 of the next day: delayed past the wrap
+    load = charging.tou_delayed([2.0], [20], [28], [2.0], np.arange(n_hours) % 24, 1)
+    want = np.zeros(n_hours)
+    want[1] = 2.0
+    np.testing.assert_array_equal(load, want)
+
+
+def test_tou_delayed_starts_late_enough_to_finish():
+    hour_of_day = np.arange(48) % 24
+    # window 18..26, valley at 23 leaves 3 hours, 5 are needed: starts at 26 - 5 = 21
+    load = charging.tou_delayed([9.0], [18], [26], [2.0], hour_of_day, 23)
+    want = np.zeros(48)
+    want[21:26] = [2.0, 2.0, 2.0, 2.0, 1.0]
+    np.testing.assert_array_equal(load, want)
+
+
+# ---------------------------------------------------------------------------------------------
+# errors
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("need", "earliest", "latest", "cap", "match"),
+    [
+        ([1.0, 7.0], [0, 3], [4, 5], [1.0, 3.0], r"cohort 1 .*need=7\.0.*cap=3\.0"),
+        ([1.0, -1.0], [0, 0], [4, 4], [1.0, 1.0], "cohort 1"),
+        ([1.0, 1.0], [0, 5], [4, 5], [1.0, 1.0], r"cohort 1 .*latest > earliest"),
+        ([1.0], [0], [30], [1.0], "at most 24 hours"),
+        ([1.0], [24], [26], [1.0], "0 <= earliest < 24"),
+        ([1.0], [0], [4], [-1.0], "cohort 0"),
+    ],
+)
+def test_invalid_cohorts_raise_input_error(need, earliest, latest, cap, match):
+    with pytest.raises(InputError, match=match):
+        charging.uncontrolled(need, earliest, latest, cap, n_hours=24)
+
+
+def test_feasibility_tolerance_is_relative_1e12():
+    charging.uncontrolled([4.0 * (1 + 1e-13)], [0], [4], [1.0], n_hours=24)
+    with pytest.raises(InputError, match="cohort 0"):
+        charging.uncontrolled([4.0 * (1 + 1e-10)], [0], [4], [1.0], n_hours=24)
+
+
+@settings(max_examples=25, deadline=None)
+@given(instance=instances(), excess=st.floats(1e-9, 10.0))
+def test_infeasible_cohort_is_named(instance, excess):
+    n_hours, (need, earliest, latest, cap), rng = instance
+    k = int(rng.integers(0, len(need)))
+    need = need.copy()
+    need[k] = cap[k] * (latest[k] - earliest[k]) * (1 + excess) + excess
+    for k_before in range(k):  # the first infeasible cohort is named
+        assert need[k_before] <= cap[k_before] * (latest[k_before] - earliest[k_before]) * (
+            1 + 1e-12
+        )
+    with pytest.raises(InputError, match=rf"cohort {k} "):
+        charging.carbon_aware(need, earliest, latest, cap, np.zeros(n_hours))
