@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 from click.testing import CliRunner
 
-from hourlysim import load_inputs, load_scenario
+from hourlysim import InputError, load_inputs, load_scenario
 from hourlysim.cli import main
 from hourlysim.runner import aggregate, run, simulate_year, write_netcdf
 
@@ -164,3 +164,19 @@ def test_cube_holds_exactly_the_documented_variables(small_run):
     for name, variable in VARIABLES.items():
         assert small_run[name].dims[-len(variable.dims) :] == variable.dims
         assert small_run[name].attrs["units"] == variable.units
+
+
+def test_user_temperature_file_drives_demand(small_inputs, tmp_path):
+    """A scenario's own hourly temperature file replaces the climatology."""
+    import pandas as pd
+
+    cities = load_inputs(small_inputs).cities["city"].values
+    times = pd.date_range("2021-01-01", periods=8760, freq="h").strftime("%Y-%m-%d %H:%M")
+    frame = pd.DataFrame({"time": times, **{str(c): np.full(8760, -20.0) for c in cities}})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    scenario = load_scenario(_scenario(tmp_path, small_inputs, temperature="t.csv", years="[2021]"))
+    result = simulate_year(load_inputs(small_inputs), scenario, 2021)
+    np.testing.assert_allclose(result["temperature"], -20.0)
+    frame.iloc[:100].to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(InputError, match=r"t\.csv"):
+        simulate_year(load_inputs(small_inputs), scenario, 2021)
