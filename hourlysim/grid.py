@@ -8,6 +8,8 @@ scheduled annual energy evenly over the hours (reduced when a receiver cannot ab
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -17,7 +19,11 @@ from ._kernels.tracing import consumption_intensity
 from .inputs import InputSet
 from .timeaxis import HOURS_PER_YEAR
 
+logger = logging.getLogger(__name__)
+
 SOURCES = ("coal", "gas", "hydro", "nuclear", "wind", "solar")
+#: unserved or surplus energy above this share of a province's annual load is reported
+REPORT_SHARE = 1e-3
 assert len(SOURCES) == N_SOURCES
 
 
@@ -211,6 +217,30 @@ def simulate_grid(
     result["flow"].attrs["long_name"] = "energy carried by each corridor"
     result["tracing_residual"].attrs["long_name"] = "largest relative residual of tracing"
     return result
+
+
+def report_imbalance(grid: xr.Dataset, label: str = "") -> None:
+    """Log provinces whose unserved or unabsorbed energy is a notable share of their load.
+
+    Parameters
+    ----------
+    grid : xr.Dataset
+        Output of :func:`simulate_grid`.
+    label : str
+        Prefix of the log message (e.g. the year).
+    """
+    annual = grid["load"].sum("time")
+    for name in ("unserved", "surplus"):
+        share = grid[name].sum("time") / annual
+        notable = [
+            f"{c} {100 * float(s):.1f}%"
+            for c, s in zip(grid["province"].values, share.values, strict=True)
+            if s > REPORT_SHARE
+        ]
+        if notable:
+            logger.warning(
+                "%s%s energy as share of annual load: %s", label, name, ", ".join(notable)
+            )
 
 
 def _marginal_intensity(generation, chp, capacity, rates) -> np.ndarray:

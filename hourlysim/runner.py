@@ -25,7 +25,7 @@ from .accounting import account, ev_grid_draw
 from .charging import charging_load
 from .demand import driving_demand
 from .errors import InputError
-from .grid import simulate_grid
+from .grid import report_imbalance, simulate_grid
 from .inequality import city_indicators
 from .inputs import InputSet, load_inputs
 from .scenario import Scenario
@@ -118,6 +118,7 @@ def simulate_year(
     )
     tell(f"{year}: driving demand")
     base_grid = simulate_grid(inputs, time, None, overrides)
+    report_imbalance(base_grid, f"{year}, grid without EVs: ")
     tell(f"{year}: grid without EVs")
     vehicles = inputs.vehicles
     net_load = base_grid["demand"] - base_grid["generation"].sel(source=["wind", "solar"]).sum(
