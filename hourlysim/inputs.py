@@ -396,79 +396,65 @@ def read_table(folder: Path, spec: TableSpec) -> pd.DataFrame:
     return frame
 
 
+def _raise_at_first(bad: pd.Series, message, path: Path, column: str) -> None:
+    """Raise InputError at the first True row of ``bad``; ``message(position)`` says what."""
+    if bad.any():
+        position = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(message(position), file=str(path), row=_line(position), column=column)
+
+
 def _convert(values: pd.Series, column: Column, path: Path) -> pd.Series:
+    units = f" [{column.units}]" if column.units else ""
     missing = values == ""
-    if missing.any() and not column.allow_missing:
-        raise InputError(
-            f"empty value; expected {column.kind}" + (f" [{column.units}]" if column.units else ""),
-            file=str(path),
-            row=_line(np.flatnonzero(missing.to_numpy())[0]),
-            column=column.name,
+    if not column.allow_missing:
+        _raise_at_first(
+            missing, lambda i: f"empty value; expected {column.kind}{units}", path, column.name
         )
-    if column.kind == "str":
-        converted = values
-    else:
+    converted = values
+    if column.kind != "str":
         converted = pd.to_numeric(values.where(~missing), errors="coerce")
-        bad = converted.isna() & ~missing
-        if bad.any():
-            position = np.flatnonzero(bad.to_numpy())[0]
-            raise InputError(
-                f"value {values.iloc[position]!r} is not a number; expected {column.kind}"
-                + (f" [{column.units}]" if column.units else ""),
-                file=str(path),
-                row=_line(position),
-                column=column.name,
-            )
+        _raise_at_first(
+            converted.isna() & ~missing,
+            lambda i: f"value {values.iloc[i]!r} is not a number; expected {column.kind}{units}",
+            path,
+            column.name,
+        )
         if column.kind == "int":
-            fractional = (converted % 1 != 0) & ~missing
-            if fractional.any():
-                position = np.flatnonzero(fractional.to_numpy())[0]
-                raise InputError(
-                    f"value {values.iloc[position]!r} is not a whole number",
-                    file=str(path),
-                    row=_line(position),
-                    column=column.name,
-                )
+            _raise_at_first(
+                (converted % 1 != 0) & ~missing,
+                lambda i: f"value {values.iloc[i]!r} is not a whole number",
+                path,
+                column.name,
+            )
             if not missing.any():
                 converted = converted.astype(np.int64)
-        _check_bounds(converted, column, path)
-    if column.choices is not None:
-        outside = ~converted.isin(column.choices) & ~missing
-        if outside.any():
-            position = np.flatnonzero(outside.to_numpy())[0]
-            raise InputError(
-                f"value {values.iloc[position]!r} is not allowed; expected one of "
-                f"{list(column.choices)}",
-                file=str(path),
-                row=_line(position),
-                column=column.name,
-            )
-    return converted
-
-
-def _check_bounds(values: pd.Series, column: Column, path: Path) -> None:
-    units = f" [{column.units}]" if column.units else ""
-    if column.minimum is not None:
-        low = values < column.minimum
-        if low.any():
-            position = np.flatnonzero(low.to_numpy())[0]
+        if column.minimum is not None:
             what = "negative" if column.minimum == 0 else "too small"
-            raise InputError(
-                f"{what} value {values.iloc[position]}; expected >= {column.minimum}{units}",
-                file=str(path),
-                row=_line(position),
-                column=column.name,
+            _raise_at_first(
+                converted < column.minimum,
+                lambda i: f"{what} value {converted.iloc[i]}; expected >= {column.minimum}{units}",
+                path,
+                column.name,
             )
-    if column.maximum is not None:
-        high = values > column.maximum
-        if high.any():
-            position = np.flatnonzero(high.to_numpy())[0]
-            raise InputError(
-                f"value {values.iloc[position]} too large; expected <= {column.maximum}{units}",
-                file=str(path),
-                row=_line(position),
-                column=column.name,
+        if column.maximum is not None:
+            _raise_at_first(
+                converted > column.maximum,
+                lambda i: (
+                    f"value {converted.iloc[i]} too large; expected <= {column.maximum}{units}"
+                ),
+                path,
+                column.name,
             )
+    if column.choices is not None:
+        _raise_at_first(
+            ~converted.isin(column.choices) & ~missing,
+            lambda i: (
+                f"value {values.iloc[i]!r} is not allowed; expected one of {list(column.choices)}"
+            ),
+            path,
+            column.name,
+        )
+    return converted
 
 
 def read_hourly_table(
@@ -542,30 +528,21 @@ def read_hourly_table(
             column=str(raw.columns[raw.columns.duplicated()][0]),
         )
     values = raw[columns].apply(pd.to_numeric, errors="coerce")
+    bound = f"[{low}, {high}]" if high is not None else f">= {low}"
     for code in columns:
         series = values[code]
-        bad = series.isna()
-        if bad.any():
-            position = np.flatnonzero(bad.to_numpy())[0]
-            raise InputError(
-                f"missing or non-numeric value {raw[code].iloc[position]!r}; "
-                f"expected a number [{units}]",
-                file=str(path),
-                row=_line(position),
-                column=code,
-            )
-        outside = series < low
-        if high is not None:
-            outside |= series > high
-        if outside.any():
-            position = np.flatnonzero(outside.to_numpy())[0]
-            bound = f"[{low}, {high}]" if high is not None else f">= {low}"
-            raise InputError(
-                f"value {series.iloc[position]} outside {bound} [{units}]",
-                file=str(path),
-                row=_line(position),
-                column=code,
-            )
+        _raise_at_first(
+            series.isna(),
+            lambda i, code=code: (
+                f"missing or non-numeric value {raw[code].iloc[i]!r}; expected a number [{units}]"
+            ),
+            path,
+            code,
+        )
+        outside = (series < low) | (series > high) if high is not None else series < low
+        _raise_at_first(
+            outside, lambda i, s=series: f"value {s.iloc[i]} outside {bound} [{units}]", path, code
+        )
     keep = drop_feb29_rows(len(raw))
     if len(raw) == HOURS_PER_LEAP_YEAR:
         times = pd.to_datetime(raw["time"], errors="coerce")
