@@ -638,14 +638,12 @@ def load_inputs(path: str | Path) -> InputSet:
             file=str(folder / CAPACITY.file),
             column="province",
         )
-    if (capacity_frame["coal_chp"] > capacity_frame["coal"]).any():
-        position = int(np.flatnonzero(capacity_frame["coal_chp"] > capacity_frame["coal"])[0])
-        raise InputError(
-            "coal_chp exceeds coal; expected CHP to be part of coal capacity",
-            file=str(folder / CAPACITY.file),
-            row=_line(position),
-            column="coal_chp",
-        )
+    _raise_at_first(
+        capacity_frame["coal_chp"] > capacity_frame["coal"],
+        lambda i: "coal_chp exceeds coal; expected CHP to be part of coal capacity",
+        folder / CAPACITY.file,
+        "coal_chp",
+    )
     empty_provinces = sorted(set(codes) - set(cities_frame["province"]))
     if empty_provinces:
         raise InputError(
@@ -656,22 +654,18 @@ def load_inputs(path: str | Path) -> InputSet:
     corridors_frame = frames[CORRIDORS.file]
     for column in ("from_province", "to_province"):
         _check_reference(corridors_frame[column], codes, CORRIDORS, column, folder, "province")
-    same = corridors_frame["from_province"] == corridors_frame["to_province"]
-    if same.any():
-        raise InputError(
-            "corridor connects a province to itself",
-            file=str(folder / CORRIDORS.file),
-            row=_line(np.flatnonzero(same)[0]),
-            column="to_province",
-        )
-    overfull = corridors_frame["annual_energy"] > corridors_frame["capacity_mw"] * HOURS_PER_YEAR
-    if overfull.any():
-        raise InputError(
-            "annual_energy exceeds capacity_mw x 8760 h",
-            file=str(folder / CORRIDORS.file),
-            row=_line(np.flatnonzero(overfull)[0]),
-            column="annual_energy",
-        )
+    _raise_at_first(
+        corridors_frame["from_province"] == corridors_frame["to_province"],
+        lambda i: "corridor connects a province to itself",
+        folder / CORRIDORS.file,
+        "to_province",
+    )
+    _raise_at_first(
+        corridors_frame["annual_energy"] > corridors_frame["capacity_mw"] * HOURS_PER_YEAR,
+        lambda i: "annual_energy exceeds capacity_mw x 8760 h",
+        folder / CORRIDORS.file,
+        "annual_energy",
+    )
     climate_frame = frames[CLIMATE.file]
     _check_reference(
         climate_frame["adcode"],

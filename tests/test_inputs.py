@@ -226,3 +226,23 @@ def test_cli_validate(inputs_copy):
     bad = runner.invoke(main, ["validate", str(inputs_copy)])
     assert bad.exit_code == 1
     assert "capacity.csv, row 2, column 'coal': negative" in bad.output
+
+
+def test_corridor_energy_above_capacity(inputs_copy):
+    def overfull(frame):
+        frame.loc[2, "annual_energy"] = str(float(frame.loc[2, "capacity_mw"]) * 9000)
+        return frame
+
+    _edit_csv(inputs_copy / "corridors.csv", overfull)
+    with pytest.raises(InputError, match=r"corridors\.csv, row 4, column 'annual_energy'"):
+        load_inputs(inputs_copy)
+
+
+def test_chp_above_coal(inputs_copy):
+    def chp(frame):
+        frame.loc[0, "coal_chp"] = str(float(frame.loc[0, "coal"]) + 1)
+        return frame
+
+    _edit_csv(inputs_copy / "capacity.csv", chp)
+    with pytest.raises(InputError, match=r"capacity\.csv, row 2, column 'coal_chp'"):
+        load_inputs(inputs_copy)
