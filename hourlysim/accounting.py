@@ -35,6 +35,13 @@ def ev_grid_draw(charging_load: xr.DataArray, td_loss_fraction: float) -> xr.Dat
     return draw
 
 
+def gasoline_emissions(gasoline_litres: xr.DataArray, kg_co2_per_litre: float) -> xr.DataArray:
+    """Well-to-wheel CO2 of the gasoline counterfactual [t] from litres burned [L]."""
+    emissions = gasoline_litres * kg_co2_per_litre / 1000.0
+    emissions.attrs["units"] = "t"
+    return emissions
+
+
 def account(
     draw: xr.DataArray,
     gasoline_litres: xr.DataArray,
@@ -61,14 +68,16 @@ def account(
     -------
     xr.Dataset
         ``ev_emissions`` (method, city, time) [t], ``gasoline_emissions`` (city, time) [t],
-        ``emission_reduction`` (method, city, time) [t], ``import_share`` (city) [1].
+        ``import_share`` (city) [1]. The hourly reduction is
+        ``gasoline_emissions - ev_emissions``; it is not stored (one more city-hour array per
+        method and strategy), the annual one is (:mod:`hourlysim.inequality`).
     """
     index = province_index(city_province, grid["province"].values)
     values = draw.transpose("city", "time").values
     per_method = [attribute_emissions(values, index, grid[_INTENSITY[m]].values) for m in METHODS]
     coords = {"method": list(METHODS), "city": draw["city"].values, "time": draw["time"].values}
     ev = xr.DataArray(np.stack(per_method), dims=("method", "city", "time"), coords=coords)
-    gasoline = (gasoline_litres * kg_co2_per_litre / 1000.0).transpose("city", "time")
+    gasoline = gasoline_emissions(gasoline_litres, kg_co2_per_litre).transpose("city", "time")
     imported = attribute_emissions(values, index, grid["import_fraction"].values * 1000.0)
     total = values.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -77,14 +86,12 @@ def account(
         {
             "ev_emissions": ev,
             "gasoline_emissions": gasoline,
-            "emission_reduction": gasoline - ev,
             "import_share": ("city", share),
         }
     )
     for name, unit in (
         ("ev_emissions", "t"),
         ("gasoline_emissions", "t"),
-        ("emission_reduction", "t"),
         ("import_share", "1"),
     ):
         result[name].attrs["units"] = unit

@@ -89,38 +89,55 @@ def test_scenario_errors_are_clear(small_inputs, tmp_path):
 
 
 def test_multi_year_resumes_from_parts(small_inputs, tmp_path, monkeypatch):
-    """A run that dies after its first year resumes from that year's part file."""
+    """A run that dies in its second year resumes from the tasks already on disk."""
     scenario = load_scenario(
         _scenario(
             tmp_path,
             small_inputs,
             years="[2020, 2030]",
             resolution="monthly",
+            strategies="[uncontrolled, carbon_aware]",
             ev_share="{2020: 0.05, 2030: 0.5}",
             output="out.nc",
         )
     )
     from hourlysim import runner
 
-    real = runner.simulate_year
+    real = runner._Year.strategy
     calls = []
 
-    def failing(inputs, scenario, year, progress=None):
-        calls.append(year)
-        if year == 2030 and calls.count(2030) == 1:
+    def failing(self, strategy):
+        calls.append((self.year, strategy))
+        if (self.year, strategy) == (2030, "carbon_aware") and calls.count(calls[-1]) == 1:
             raise RuntimeError("node lost")
-        return real(inputs, scenario, year, progress)
+        return real(self, strategy)
 
-    monkeypatch.setattr(runner, "simulate_year", failing)
+    monkeypatch.setattr(runner._Year, "strategy", failing)
     with pytest.raises(RuntimeError):
         run(scenario)
     assert not Path(scenario.output).exists()
-    assert (tmp_path / "out.nc.parts" / "2020.nc").exists()
+    on_disk = sorted(p.name for p in (tmp_path / "out.nc.parts").glob("*.nc"))
+    assert on_disk == [
+        "2020_carbon_aware.nc",
+        "2020_common.nc",
+        "2020_uncontrolled.nc",
+        "2030_common.nc",
+        "2030_uncontrolled.nc",
+    ]
     run(scenario)
-    assert calls == [2020, 2030, 2030]
+    assert calls == [
+        (2020, "uncontrolled"),
+        (2020, "carbon_aware"),
+        (2030, "uncontrolled"),
+        (2030, "carbon_aware"),
+        (2030, "carbon_aware"),
+    ]
+    assert not (tmp_path / "out.nc.parts").exists()
     with xr.open_dataset(scenario.output) as data:
         assert list(data["year"].values) == [2020, 2030]
+        assert list(data["strategy"].values) == ["uncontrolled", "carbon_aware"]
         assert data.sizes["time"] == 12
+        assert data["charging_load"].dims == ("year", "strategy", "city", "time")
         fleet = data["ev_fleet"].sum("city")
         assert float(fleet.sel(year=2030)) == pytest.approx(10 * float(fleet.sel(year=2020)))
 
@@ -180,3 +197,24 @@ def test_user_temperature_file_drives_demand(small_inputs, tmp_path):
     frame.iloc[:100].to_csv(tmp_path / "t.csv", index=False)
     with pytest.raises(InputError, match=r"t\.csv"):
         simulate_year(load_inputs(small_inputs), scenario, 2021)
+
+
+def test_written_cube_equals_in_memory_year(small_run, small_inputs):
+    """The per-task parts merged on disk hold what simulate_year computes in memory."""
+    scenario = load_scenario(
+        _scenario(Path(small_inputs).parent, small_inputs, strategies=f"[{', '.join(STRATEGIES)}]")
+    )
+    in_memory = simulate_year(load_inputs(small_inputs), scenario, 2020)
+    for name in (
+        "charging_load",
+        "ev_emissions",
+        "generation",
+        "import_share",
+        "gini",
+        "temperature",
+        "battery_energy",
+        "demand",
+    ):
+        written = small_run[name].isel(year=0)
+        assert written.dims == in_memory[name].dims
+        np.testing.assert_allclose(written.values, in_memory[name].values, rtol=1e-6, atol=1e-6)
