@@ -77,8 +77,8 @@ def run(scenario: Path, output: Path | None, quiet: bool) -> None:
     """Run a scenario YAML file and write its NetCDF results.
 
     Runs the five stages (demand, charging, grid, accounting, inequality) for every year
-    and charging strategy in the scenario. An interrupted run resumes from the years already
-    written next to the output (<output>.parts/).
+    and charging strategy in the scenario. Each (year, strategy) task is written to
+    <output>.parts/ when done; an interrupted run resumes from there.
     """
     from tqdm import tqdm
 
