@@ -1,0 +1,100 @@
+"""Benchmark of a national scenario-year on the shipped default inputs, stage by stage.
+
+Run ``python benchmarks/bench_pipeline.py [--inputs inputs] [--year 2020] [--repeats 3]``.
+Prints, for each stage and each charging strategy, the first call (includes numba compilation
+unless the on-disk cache is warm) and the steady-state time (best of ``--repeats``), with the
+throughput in city-hours per second (337 units x 8,760 h per strategy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from hourlysim import charging, load_inputs  # noqa: E402
+from hourlysim.demand import driving_demand  # noqa: E402
+from hourlysim.grid import simulate_grid  # noqa: E402
+from hourlysim.runner import city_temperature  # noqa: E402
+from hourlysim.scenario import Scenario  # noqa: E402
+from hourlysim.timeaxis import model_time  # noqa: E402
+
+
+def _timed(function, repeats: int):
+    start = time.perf_counter()
+    result = function()
+    first = time.perf_counter() - start
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return result, first, best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--inputs", default=str(REPO / "inputs"))
+    parser.add_argument("--year", type=int, default=2020)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    inputs = load_inputs(args.inputs)
+    scenario = Scenario(name="bench", inputs=Path(args.inputs))
+    time_axis = model_time(args.year)
+    n_city = inputs.cities.sizes["city"]
+    city_hours = n_city * len(time_axis)
+    rows = []
+
+    temperature, first, best = _timed(
+        lambda: city_temperature(inputs, scenario, args.year, time_axis), args.repeats
+    )
+    rows.append(("temperature", first, best))
+    demand, first, best = _timed(
+        lambda: driving_demand(inputs, temperature, args.year), args.repeats
+    )
+    rows.append(("1 demand", first, best))
+    grid, first, best = _timed(lambda: simulate_grid(inputs, time_axis), args.repeats)
+    rows.append(("3 grid (dispatch + tracing)", first, best))
+
+    vehicles = inputs.vehicles
+    net_load = grid["demand"] - grid["generation"].sel(source=["wind", "solar"]).sum("source")
+    solar_cf = inputs.hourly["cf_solar"].rename(hour="time").assign_coords(time=time_axis)
+    total_charging = 0.0
+    for strategy in charging.STRATEGIES:
+        _, first, best = _timed(
+            lambda s=strategy: charging.charging_load(
+                demand["battery_energy"],
+                vehicles[["power_kw", "session_kwh", "dwell_hours"]],
+                vehicles["arrival_share"].rename(hour_of_day="hour"),
+                vehicles["mode_share"],
+                strategy=s,
+                charging_efficiency=inputs.parameter("charging_efficiency"),
+                city_province=inputs.cities["city_province"],
+                signal=grid["average_intensity"],
+                base_load=net_load,
+                solar_cf=solar_cf,
+                valley_start_hour=int(inputs.parameter("tou_valley_start_hour")),
+            ),
+            args.repeats,
+        )
+        rows.append((f"2 charging: {strategy}", first, best))
+        total_charging += best
+    rows.append(("2 charging: all five", float("nan"), total_charging))
+
+    print(
+        f"national scenario-year: {n_city} cities x {len(time_axis)} h "
+        f"= {city_hours:,} city-hours per strategy; best of {args.repeats}"
+    )
+    print(f"{'stage':32s} {'first call s':>12s} {'steady s':>10s} {'city-h/s':>12s}")
+    for name, first, best in rows:
+        scale = 5 if name.endswith("all five") else 1
+        print(f"{name:32s} {first:12.3f} {best:10.3f} {scale * city_hours / best:12.3e}")
+
+
+if __name__ == "__main__":
+    main()
