@@ -380,12 +380,15 @@ def valley_filling(
     never increases; a fixed point satisfies the KKT conditions: within a cohort, hours charged
     strictly between 0 and cap share one level ``base + L``, idle hours lie at or above it,
     hours at cap at or below it). Sweeps alternate direction and revisit only cohorts whose
-    window changed.
+    water-level conditions a change in their window broke; a revisited cohort whose
+    conditions still hold (at a shifted level) is not re-solved.
 
     Stopping rule: the Frank-Wolfe duality gap ``G`` (computed exactly with a greedy linear
     minimisation per cohort) bounds ``F(L) - F*`` and hence ``||L - L*||**2``; the iteration
-    stops when ``G <= tol**2 * ||L||**2``, which certifies ``||L - L*|| <= tol * ||L||``. The
-    optimal aggregate ``L*`` is unique; per-cohort schedules need not be.
+    stops when ``G <= tol**2 * ||L||**2``, which certifies ``||L - L*|| <= tol * ||L||``. ``G``
+    is evaluated over every cohort, with the level recomputed from scratch, once the gap of the
+    cohorts still marked for re-solving (the others sit at their block optimum) meets the
+    bound. The optimal aggregate ``L*`` is unique; per-cohort schedules need not be.
 
     Parameters
     ----------
@@ -420,13 +423,15 @@ def valley_filling(
 _NEEDS = {"carbon_aware": "signal", "valley_filling": "base_load", "solar_aligned": "solar_cf"}
 
 
-def _values(da: xr.DataArray, dims: tuple[str, ...], name: str) -> np.ndarray:
+def _values(
+    da: xr.DataArray, dims: tuple[str, ...], name: str, check_finite: bool = True
+) -> np.ndarray:
     if not isinstance(da, xr.DataArray):
         raise InputError(f"'{name}' must be an xarray.DataArray", column=name)
     if set(da.dims) != set(dims):
         raise InputError(f"'{name}' must have dims {dims}, got {da.dims}", column=name)
     values = np.asarray(da.transpose(*dims).values, dtype=np.float64)
-    if not np.all(np.isfinite(values)):
+    if check_finite and not np.all(np.isfinite(values)):
         raise InputError(f"'{name}' holds non-finite values", column=name)
     return values
 
@@ -513,8 +518,8 @@ def charging_load(
 ) -> xr.DataArray:
     """Hourly grid-side charging load of every city under a charging strategy.
 
-    Cohorts: one per city, day ``d``, mode ``m`` and local arrival hour ``h``, arriving at hour
-    ``24 d + h``. It replenishes that day's driving energy:
+    Cohorts: one per city, day ``d``, mode ``m`` and local arrival hour ``h`` with a positive
+    arrival share, arriving at hour ``24 d + h``. It replenishes that day's driving energy:
     ``need = sum_segment E[segment, city, d] * mode_share[segment, m] * arrivals[m, h] / eta``
     [MWh] (``E`` the day's battery energy, ``eta`` the charging efficiency); its window is
     ``[24 d + h, 24 d + h + ceil(dwell_hours[m]))`` (dwell rounded up to whole hours: a vehicle
@@ -532,7 +537,8 @@ def charging_load(
     schedule it would get alone. For ``valley_filling`` the province's joint problem only sees
     the aggregate load; any city-level schedule merges to a feasible merged schedule with the
     same aggregate, so the merged optimum is the joint optimum. The per-unit profiles of a
-    (mode, day) block are summed over its 24 arrival hours before being scattered to cities.
+    (day, mode) block are summed over its arrival hours before being scattered to cities, all
+    modes of a province in one pass over its cities' rows.
 
     Parameters
     ----------
@@ -605,13 +611,18 @@ def charging_load(
             column="valley_start_hour",
         )
 
-    energy = _values(battery_energy, ("segment", "city", "time"), "battery_energy")
+    energy = _values(battery_energy, ("segment", "city", "time"), "battery_energy", False)
     n_seg, n_city, n_hours = energy.shape
     if n_hours % 24 or n_hours < 48:
         raise InputError(f"'time' must hold whole days (>= 2), got {n_hours} hours", column="time")
-    if np.any(energy < 0):
-        raise InputError("'battery_energy' holds negative values", column="battery_energy")
     n_days = n_hours // 24
+    # daily energy [MWh], checked in the same pass over the (large) hourly array
+    daily = np.empty((n_seg, n_city, n_days))
+    lowest, n_nonfinite = _k.daily_totals(energy, daily)
+    if n_nonfinite or not np.all(np.isfinite(daily)):
+        raise InputError("'battery_energy' holds non-finite values", column="battery_energy")
+    if lowest < 0:
+        raise InputError("'battery_energy' holds negative values", column="battery_energy")
     modes, length, ratio = _mode_windows(charging_modes, n_hours)
     arrivals = _shares(charging_arrivals, ("mode", "hour"), "charging_arrivals", modes)
     if arrivals.shape[1] != 24:
@@ -636,19 +647,37 @@ def charging_load(
     if strategy in _NEEDS:
         series = _province_rows(extra[_NEEDS[strategy]], _NEEDS[strategy], provinces, n_hours)
 
-    # city need per mode and day [MWh]; province totals
-    daily = energy.reshape(n_seg, n_city, n_days, 24).sum(axis=3)
-    city_need = np.einsum("scd,sm->cmd", daily, share) / eta  # (city, mode, day)
+    # city need per day and mode [MWh]
+    city_need = np.tensordot(daily, share / eta, axes=(0, 0))  # (city, day, mode)
 
-    # cohort layout of one (province, mode): start s = 24 d + h for s in 0..T-1
-    starts = np.arange(n_hours, dtype=np.int64)
-    block = starts // 24
-    block_start = np.arange(n_days, dtype=np.int64) * 24
-    hour_of_day = starts % 24
+    # cohort layout of one province, by mode m then start s = 24 d + h; arrival hours with a
+    # zero share hold no cohort
     n_modes = len(modes)
-    ptr_mode = [np.arange(n_hours + 1, dtype=np.int64) * length[m] for m in range(n_modes)]
-    len_mode = [np.full(n_hours, length[m], np.int64) for m in range(n_modes)]
-    arrival_factor = [np.tile(arrivals[m], n_days) for m in range(n_modes)]
+    hour_of_day = np.arange(n_hours, dtype=np.int64) % 24
+    earliest_mode, arrival_mode, block_mode = [], [], []
+    for m in range(n_modes):
+        hours = np.flatnonzero(arrivals[m] > 0)
+        earliest_mode.append((24 * np.arange(n_days)[:, None] + hours[None, :]).ravel())
+        arrival_mode.append(np.tile(arrivals[m, hours], n_days))
+        block_mode.append(np.repeat(np.arange(n_days) * n_modes + m, hours.shape[0]))
+    n_mode = np.array([e.shape[0] for e in earliest_mode])
+    first_cohort = np.concatenate([[0], np.cumsum(n_mode)])
+    earliest_all = np.concatenate(earliest_mode).astype(np.int64)
+    arrival_all = np.concatenate(arrival_mode)
+    # blocks (day, mode), day-major, for the split among cities
+    block_all = np.concatenate(block_mode).astype(np.int64)
+    block_start = np.repeat(np.arange(n_days, dtype=np.int64) * 24, n_modes)
+    len_all = np.repeat(length, n_mode)
+    ptr_all = np.zeros(earliest_all.shape[0] + 1, np.int64)
+    np.cumsum(len_all, out=ptr_all[1:])
+    ratio_all = np.repeat(ratio, n_mode)
+    span = np.int64(24 + length.max() - 1)
+    # each mode's cohorts and schedule entries in the province layout, and its own pointers
+    mode_cohorts = [slice(first_cohort[m], first_cohort[m + 1]) for m in range(n_modes)]
+    mode_entries = [
+        slice(ptr_all[first_cohort[m]], ptr_all[first_cohort[m + 1]]) for m in range(n_modes)
+    ]
+    mode_ptr = [np.arange(n_mode[m] + 1, dtype=np.int64) * length[m] for m in range(n_modes)]
     mode_kernel = {
         "uncontrolled": ("uncontrolled",) * n_modes,
         "tou_delayed": tuple("tou" if m == "home" else "uncontrolled" for m in modes),
@@ -661,35 +690,29 @@ def charging_load(
     out = np.zeros((n_city, n_hours))
     for p in provinces:
         rows = rows_of[p]
-        province_need = city_need[rows].sum(axis=0)  # (mode, day)
-        need_mode = [
-            np.ascontiguousarray(np.repeat(province_need[m], 24) * arrival_factor[m])
-            for m in range(n_modes)
-        ]
-        cap_mode = [need_mode[m] * ratio[m] for m in range(n_modes)]
-        if strategy == "solar_aligned":
-            key = np.ascontiguousarray(-series[p])
-        elif strategy == "carbon_aware":
-            key = series[p]
+        weights = city_need[rows].reshape(rows.shape[0], n_days * n_modes)  # (city, block)
+        province_need = weights.sum(axis=0)  # (block,)
+        need_all = province_need[block_all] * arrival_all
+        cap_all = need_all * ratio_all
         if strategy == "valley_filling":
-            need_all = np.concatenate(need_mode)
-            cap_all = np.concatenate(cap_mode)
-            len_all = np.concatenate(len_mode)
-            ptr_all = np.zeros(need_all.shape[0] + 1, np.int64)
-            np.cumsum(len_all, out=ptr_all[1:])
-            cohorts = _Cohorts.trusted(
-                need_all, np.tile(starts, n_modes), len_all, cap_all, ptr_all, n_hours
-            )
+            cohorts = _Cohorts.trusted(need_all, earliest_all, len_all, cap_all, ptr_all, n_hours)
             x_all = _run_valley(cohorts, series[p], tol, max_sweeps)
-            offsets = ptr_all[np.arange(n_modes) * n_hours]
-            schedules = [
-                x_all[offsets[m] : offsets[m] + n_hours * length[m]] for m in range(n_modes)
-            ]
         else:
-            schedules = []
+            if strategy == "solar_aligned":
+                key = np.ascontiguousarray(-series[p])
+            elif strategy == "carbon_aware":
+                key = series[p]
+            x_all = np.empty(ptr_all[-1])
             for m in range(n_modes):
-                x = np.empty(n_hours * length[m])
-                args = (need_mode[m], starts, len_mode[m], cap_mode[m], ptr_mode[m])
+                cohort = mode_cohorts[m]
+                x = x_all[mode_entries[m]]
+                args = (
+                    need_all[cohort],
+                    earliest_all[cohort],
+                    len_all[cohort],
+                    cap_all[cohort],
+                    mode_ptr[m],
+                )
                 kind = mode_kernel[m]
                 if kind == "uncontrolled":
                     _k.uncontrolled_schedule(*args, x)
@@ -697,21 +720,20 @@ def charging_load(
                     _k.tou_delayed_schedule(*args, hour_of_day, np.int64(valley_start_hour), x)
                 else:
                     _k.carbon_aware_schedule(*args, key, x)
-                schedules.append(x)
-        for m in range(n_modes):
-            _k.split_by_share(
-                schedules[m],
-                starts,
-                len_mode[m],
-                ptr_mode[m],
-                block,
-                block_start,
-                np.ascontiguousarray(province_need[m]),
-                np.ascontiguousarray(city_need[rows, m, :]),
-                rows,
-                np.int64(24 + length[m] - 1),
-                out,
-            )
+        _k.split_by_share(
+            need_all,
+            x_all,
+            earliest_all,
+            len_all,
+            ptr_all,
+            block_all,
+            block_start,
+            province_need,
+            weights,
+            rows,
+            span,
+            out,
+        )
 
     coords = {}
     if "city" in battery_energy.coords:

@@ -279,3 +279,35 @@ def test_bad_efficiency_and_shares():
     bad = inputs["mode_share"].copy(data=inputs["mode_share"].values * 1.1)
     with pytest.raises(InputError, match="sum to 1"):
         run({**inputs, "mode_share": bad}, "uncontrolled")
+
+
+def test_arrival_hours_with_zero_share_hold_no_energy():
+    """Arrival hours with a zero share create no cohort; the rest match unmerged cohorts."""
+    h = np.arange(24)
+    arrivals = np.array([np.exp(-0.5 * ((h - mu) / 2.5) ** 2) for mu in (19, 8, 13, 15)])
+    arrivals[arrivals < 0.1] = 0.0  # most hours of each mode: nobody arrives
+    arrivals /= arrivals.sum(axis=1, keepdims=True)
+    inputs = make_inputs(arrivals=arrivals)
+    need, earliest, latest, cap, group = explicit_cohorts(inputs, [0, 2])
+    signal = inputs["signal"].sel(province="AA").values
+    load = run(inputs, "carbon_aware").values
+    want = charging.carbon_aware(need, earliest, latest, cap, signal, group=group)
+    np.testing.assert_allclose(load[[0, 2]], want, rtol=1e-9, atol=1e-12)
+    load = run(inputs, "tou_delayed").values
+    np.testing.assert_allclose(load.sum(), inputs["battery_energy"].values.sum() / EFFICIENCY)
+    base = inputs["base_load"].sel(province="AA").values
+    merged = run(inputs, "valley_filling", tol=1e-5).values[[0, 2]].sum(0)
+    joint = charging.valley_filling(need, earliest, latest, cap, base, tol=1e-5)
+    assert np.sum((base + merged) ** 2) == pytest.approx(np.sum((base + joint) ** 2), rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("value", "match"), [(np.nan, "non-finite"), (np.inf, "non-finite"), (-1e-9, "negative")]
+)
+def test_battery_energy_must_be_finite_and_non_negative(value, match):
+    inputs = make_inputs()
+    energy = inputs["battery_energy"].values.copy()
+    energy[1, 2, 5000] = value
+    bad = inputs["battery_energy"].copy(data=energy)
+    with pytest.raises(InputError, match=match):
+        run({**inputs, "battery_energy": bad}, "uncontrolled")

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog, minimize
 
 from hourlysim import charging
+from hourlysim._kernels import charging as kernels
 from hourlysim.errors import InputError
 
 
@@ -430,3 +431,132 @@ def test_infeasible_cohort_is_named(instance, excess):
         )
     with pytest.raises(InputError, match=rf"cohort {k} "):
         charging.carbon_aware(need, earliest, latest, cap, np.zeros(n_hours))
+
+
+# ---------------------------------------------------------------------------------------------
+# shortcuts of the kernels: warm-started sorts, sliding windows, water-level checks
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("n", [1, 2, 7, 10, 32, 33, 50])
+def test_sort_from_any_start_gives_the_stable_order(n):
+    """The warm-started sort ends in the stable (key, offset) order whatever it starts from."""
+    rng = np.random.default_rng(n)
+    for _ in range(20):
+        key = rng.integers(0, 4, n).astype(float)  # many ties
+        order = rng.permutation(n).astype(np.int64)
+        kernels._sort_offsets(key, n, order)
+        np.testing.assert_array_equal(order, np.lexsort((np.arange(n), key)))
+
+
+@pytest.mark.parametrize("length", [1, 3, 10, 40])
+def test_carbon_aware_slides_along_consecutive_windows(length):
+    """Cohorts arriving every hour (the layout of charging_load), wrapping past the last hour,
+    with runs broken by a gap and by a change of window length; ties in the signal."""
+    rng = np.random.default_rng(length)
+    n_hours = 96
+    earliest = np.concatenate([np.arange(0, 40), np.arange(45, 96), np.arange(0, 20)])
+    window = np.full(earliest.shape[0], length)
+    window[60:70] = length + 2
+    need = rng.uniform(0.0, 10.0, earliest.shape[0])
+    need[rng.random(earliest.shape[0]) < 0.1] = 0.0
+    cap = need / window * rng.uniform(1.0, 4.0, earliest.shape[0])
+    cohorts = (need, earliest, earliest + window, cap)
+    signal = rng.integers(0, 3, n_hours).astype(float)
+    got = per_cohort(charging.carbon_aware, *cohorts, signal)
+    np.testing.assert_allclose(got, reference_carbon_aware(*cohorts, signal), atol=1e-12)
+
+
+def test_common_level_accepts_a_water_filling_at_a_shifted_level_only():
+    rng = np.random.default_rng(11)
+    n, need, cap = 8, 9.0, 2.5
+    for _ in range(20):
+        others = rng.uniform(0.0, 10.0, n)
+        x = np.empty(n)
+        nu = kernels._water_fill(others, need, cap, n, np.arange(n), x)
+        level = others + x
+        assert kernels._common_level(level, x, cap, n, 1e-12) == pytest.approx(nu, abs=1e-12)
+        interior = (x > 0) & (x < cap)
+        if not interior.any():
+            continue
+        shifted = level + np.where(interior, 0.5, 0.0)  # all partly charged hours move alike
+        if np.all(shifted[x == 0] >= nu + 0.5) and np.all(shifted[x == cap] <= nu + 0.5):
+            assert kernels._common_level(shifted, x, cap, n, 1e-12) == pytest.approx(nu + 0.5)
+        broken = level.copy()
+        broken[np.flatnonzero(interior)[0]] += 1e-6  # one partly charged hour moves alone
+        if interior.sum() > 1:
+            assert np.isnan(kernels._common_level(broken, x, cap, n, 1e-12))
+        idle = np.flatnonzero(x == 0)
+        if idle.size:
+            low = level.copy()
+            low[idle[0]] = nu - 1e-6  # an idle hour below the water level
+            assert np.isnan(kernels._common_level(low, x, cap, n, 1e-12))
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_valley_filling_on_consecutive_cohorts_with_a_flat_base(seed):
+    """Overlapping cohorts arriving every hour over a base with plateaus: the water levels of
+    many cohorts coincide, the case the shortcuts of the sweeps are built for. Checked by the
+    KKT conditions (per cohort: one level where 0 < x < cap, idle hours at or above it, hours
+    at cap at or below it) and by the objective of the plain reference on the first day."""
+    rng = np.random.default_rng(400 + seed)
+    n_hours = 96
+    earliest = np.concatenate([np.arange(n_hours), np.arange(n_hours)])
+    window = np.concatenate([np.full(n_hours, 8), np.full(n_hours, 3)])
+    need = rng.uniform(0.0, 5.0, 2 * n_hours)
+    cap = need / window * rng.uniform(1.2, 3.0, 2 * n_hours)
+    base = np.repeat(rng.uniform(0.0, 20.0, n_hours // 6), 6)
+    x = per_cohort(charging.valley_filling, need, earliest, earliest + window, cap, base, tol=1e-7)
+    level = base + x.sum(axis=0)
+    tolerance = 1e-5 * np.abs(level).max()
+    for k in range(len(need)):
+        hours = window_hours(earliest[k], earliest[k] + window[k], n_hours)
+        xk, lk = x[k, hours], level[hours]
+        interior = (xk > 1e-9 * cap[k]) & (xk < cap[k] * (1 - 1e-9))
+        idle = xk <= 1e-9 * cap[k]
+        full = ~interior & ~idle
+        if interior.any():
+            assert np.ptp(lk[interior]) <= tolerance
+            mu = lk[interior].mean()
+        elif idle.any() and full.any():
+            mu = lk[full].max()
+        else:
+            continue
+        assert np.all(lk[idle] >= mu - tolerance)
+        assert np.all(lk[full] <= mu + tolerance)
+    short = (earliest < 24) & (earliest + window <= 24)  # a day on its own
+    cohorts = (need[short], earliest[short], earliest[short] + window[short], cap[short])
+    got = charging.valley_filling(*cohorts, base[:24], tol=1e-7)
+    want = reference_valley_filling(*cohorts, base[:24], sweeps=60).sum(axis=0)
+    assert valley_objective(base[:24], got) == pytest.approx(
+        valley_objective(base[:24], want), rel=1e-9
+    )
+
+
+def test_mark_hour_marks_only_cohorts_whose_water_level_conditions_break():
+    """Cohort 1 (window hours 2..5, water level 10): idle at hour 2, charging at cap at hour 3,
+    in between at hour 4; cohort 0 (hours 0..3) moved. Hour 6 lies outside cohort 1's window."""
+    n_hours = 8
+    earliest = np.array([0, 2], np.int64)
+    length = np.array([4, 4], np.int64)
+    cap = np.array([1.0, 2.0])
+    ptr = np.array([0, 4, 8], np.int64)
+    x = np.zeros(8)
+    x[4:8] = [0.0, 2.0, 0.5, 0.0]
+    cohorts = np.arange(2, dtype=np.int64)
+    first = np.array([0, 1, 1, 2, 2, 2, 2, 2, 2], np.int64)  # cohort 0 starts at 0, 1 at 2
+    members = np.arange(2, dtype=np.int64)
+    water = np.array([0.0, 10.0])
+
+    def marked(t, level_t):
+        level = np.full(n_hours, 10.0)
+        level[t] = level_t
+        dirty = np.zeros(2, np.bool_)
+        kernels._mark_hour(
+            t, 0, level, x, earliest, length, cap, ptr, cohorts, first, members, 4, water, dirty
+        )
+        assert not dirty[0]  # the cohort that moved is not marked by its own change
+        return bool(dirty[1])
+
+    assert not marked(2, 11.0) and marked(2, 9.0)  # idle: must stay at or above the level
+    assert not marked(3, 9.0) and marked(3, 11.0)  # at cap: must stay at or below it
+    assert not marked(4, 10.0) and marked(4, 10.5) and marked(4, 9.5)  # in between: on it
+    assert not marked(6, 0.0)  # outside the window

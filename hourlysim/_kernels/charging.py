@@ -5,7 +5,8 @@ A *cohort* ``k`` needs ``need[k]`` MWh within the hours ``earliest[k] + j`` for
 ``cap[k]`` MW in any hour. Schedules are written into a flat array ``x`` in CSR layout:
 ``x[ptr[k] + j]`` is the energy of cohort ``k`` in the ``j``-th hour of its window, with
 ``ptr[k + 1] - ptr[k] == length[k]``. :func:`accumulate` and :func:`split_by_share` reduce those
-schedules to hourly loads.
+schedules to hourly loads; :func:`daily_totals` reduces the hourly driving energy to the daily
+needs the cohorts are built from.
 
 Inputs are validated by :mod:`hourlysim.charging` (the kernels assume ``0 <= earliest < T``,
 ``1 <= length <= T``, ``0 <= need <= cap * length`` up to a relative ``1e-12``).
@@ -20,10 +21,10 @@ from hourlysim._kernels._jit import kernel
 
 #: Relative tolerance under which a residual of a cohort's need counts as delivered.
 NEED_RTOL = 1e-12
+#: Longest window sorted by insertion (longer ones: numpy's stable mergesort).
 _INSERTION_MAX = 32
-#: Most sweeps between two evaluations of the valley-filling duality gap (each costs about a
-#: sweep; in between, the next evaluation is placed where the gap's observed linear rate of
-#: decrease predicts it meets the bound).
+#: Most sweeps valley filling waits before evaluating the full duality gap again after an
+#: evaluation that missed the bound (the wait doubles from one sweep up to this).
 CHECK_EVERY = 16
 
 
@@ -50,21 +51,36 @@ def _gather(values, start, n, out):
 @kernel
 def _stable_argsort(key, n, order):
     """Stable ascending order of ``key[:n]`` into ``order[:n]`` (ties keep the lower offset)."""
-    if n <= _INSERTION_MAX:
-        for j in range(n):
-            order[j] = j
-        for j in range(1, n):
-            o = order[j]
-            v = key[o]
-            i = j - 1
-            while i >= 0 and key[order[i]] > v:
-                order[i + 1] = order[i]
-                i -= 1
-            order[i + 1] = o
-    else:
+    for j in range(n):
+        order[j] = j
+    _sort_offsets(key, n, order)
+
+
+@kernel
+def _sort_offsets(key, n, order):
+    """Sort the permutation ``order[:n]`` of ``0..n-1`` in place by ``(key[offset], offset)``.
+
+    Short windows: insertion sort, which takes about ``n`` comparisons when ``order`` is nearly
+    sorted already (a warm start, e.g. the order of a previous solve). Longer ones: numpy's
+    stable mergesort. Either way the result does not depend on the starting permutation.
+    """
+    if n > _INSERTION_MAX:
         sorted_ = np.argsort(key[:n], kind="mergesort")
         for j in range(n):
             order[j] = sorted_[j]
+        return
+    for j in range(1, n):
+        o = order[j]
+        v = key[o]
+        i = j - 1
+        while i >= 0:
+            p = order[i]
+            w = key[p]
+            if w < v or (w == v and p < o):
+                break
+            order[i + 1] = p
+            i -= 1
+        order[i + 1] = o
 
 
 @kernel
@@ -89,12 +105,8 @@ def _fill_from(need, cap, first, n, xk):
 
 
 @kernel
-def _greedy_fill(need, cap, key, n, order, xk):
-    """Exact minimiser of ``key . xk`` over ``0 <= xk <= cap, sum xk = need``.
-
-    Fills the lowest-key offsets first at ``cap``; ties go to the earliest offset.
-    """
-    _stable_argsort(key, n, order)
+def _fill_in_order(need, cap, order, n, xk):
+    """Charge at ``cap`` in the offsets ``order[0], order[1], ...`` until ``need`` is met."""
     for j in range(n):
         xk[j] = 0.0
     remaining = need
@@ -114,16 +126,19 @@ def _water_fill(level, need, cap, n, order, xk):
     The solution is ``xk[j] = clip(nu - level[j], 0, cap)`` with the water level ``nu`` found by
     walking the sorted breakpoints ``level[j]`` (hour starts filling) and ``level[j] + cap``
     (hour saturates) of the piecewise-linear, increasing ``f(nu) = sum_j clip(nu - level[j])``.
+    ``order[:n]`` must hold a permutation of ``0..n-1`` on entry (e.g. the order of a previous
+    solve: a warm start); it is sorted in place by ``(level, offset)``. Returns ``nu`` (``-inf``
+    for an empty cohort, ``inf`` for a rigid one: every hour at cap).
     """
     if need <= 0.0:
         for j in range(n):
             xk[j] = 0.0
-        return
+        return -np.inf
     if _is_rigid(need, cap, n):
         for j in range(n):
             xk[j] = need / n
-        return
-    _stable_argsort(level, n, order)
+        return np.inf
+    _sort_offsets(level, n, order)
     i_enter = 0
     i_sat = 0
     nu = level[order[0]]
@@ -153,6 +168,44 @@ def _water_fill(level, need, cap, n, order, xk):
     for j in range(n):
         v = nu - level[j]
         xk[j] = 0.0 if v <= 0.0 else (cap if v >= cap else v)
+    return nu
+
+
+@kernel
+def _common_level(level, xk, cap, n, slack):
+    """The water level at which ``xk`` is still the water-filling against ``level - xk``.
+
+    ``level`` includes ``xk``. The conditions: hours charged strictly between 0 and ``cap``
+    share one level ``nu``, idle hours lie at or above it and hours at ``cap`` at or below it,
+    each up to ``slack`` [MW]. Returns ``nu``, or NaN where the conditions fail (re-solve).
+    """
+    low = -np.inf  # highest level of an hour at cap
+    high = np.inf  # lowest level of an idle hour
+    inner_low = np.inf
+    inner_high = -np.inf
+    for j in range(n):
+        v = level[j]
+        if xk[j] <= 0.0:
+            if v < high:
+                high = v
+        elif xk[j] >= cap:
+            if v > low:
+                low = v
+        else:
+            if v < inner_low:
+                inner_low = v
+            if v > inner_high:
+                inner_high = v
+    if inner_high >= inner_low:  # some hour is charged below cap
+        if inner_high - inner_low > 2.0 * slack:
+            return np.nan
+        nu = 0.5 * (inner_low + inner_high)
+        if low > nu + slack or high < nu - slack:
+            return np.nan
+        return nu
+    if low > high + slack:
+        return np.nan
+    return low if low > -np.inf else high
 
 
 @kernel
@@ -200,48 +253,145 @@ def tou_delayed_schedule(need, earliest, length, cap, ptr, hour_of_day, valley_s
 
 
 @kernel
+def _slide_order(key, n, order):
+    """Turn the sorted offsets of the window starting one hour earlier into this window's.
+
+    ``order[:n]`` holds the previous window's offsets sorted by ``(key, offset)``; ``key[:n]``
+    this window's keys (offset ``j`` here was offset ``j + 1`` there). The hour that left
+    (offset 0) is removed, the others shift down by one without changing their relative order,
+    and the new last hour (offset ``n - 1``, after any equal key) is inserted: ``O(n)``.
+    """
+    i = 0
+    for j in range(n):
+        o = order[j]
+        if o != 0:
+            order[i] = o - 1
+            i += 1
+    v = key[n - 1]
+    i = n - 2
+    while i >= 0 and key[order[i]] > v:
+        order[i + 1] = order[i]
+        i -= 1
+    order[i + 1] = n - 1
+
+
+@kernel
 def carbon_aware_schedule(need, earliest, length, cap, ptr, signal, x):
     """Fill each cohort's lowest-``signal`` hours first at ``cap`` (ties: earliest hour).
 
     Exact minimiser of ``sum_t signal[t] x_k[t]`` per cohort (a linear cost over a box with
-    one equality constraint is minimised greedily).
+    one equality constraint is minimised greedily). A cohort whose window is the previous
+    cohort's shifted by one hour (same length) updates that cohort's sorted hours in ``O(n)``
+    (:func:`_slide_order`) instead of sorting its window.
     """
+    n_hours = signal.shape[0]
     key, order = _window_buffers(length)
     for k in range(need.shape[0]):
         n = length[k]
         _gather(signal, earliest[k], n, key)
-        _greedy_fill(need[k], cap[k], key, n, order, x[ptr[k] : ptr[k] + n])
+        if k > 0 and length[k - 1] == n and earliest[k] == _hour(earliest[k - 1], 1, n_hours):
+            _slide_order(key, n, order)
+        else:
+            _stable_argsort(key, n, order)
+        _fill_in_order(need[k], cap[k], order, n, x[ptr[k] : ptr[k] + n])
 
 
 @kernel
-def _level_from_scratch(base, x, earliest, length, ptr, level):
-    """``level = base + sum_k x_k`` (removes drift accumulated by incremental updates)."""
-    n_hours = base.shape[0]
-    for t in range(n_hours):
-        level[t] = base[t]
-    for k in range(earliest.shape[0]):
+def _add_schedules(x, earliest, length, ptr, cohorts, level):
+    """``level[t] += x_k[t]`` for every cohort ``k`` in ``cohorts`` [MWh per hour step]."""
+    n_hours = level.shape[0]
+    for i in range(cohorts.shape[0]):
+        k = cohorts[i]
         for j in range(length[k]):
             level[_hour(earliest[k], j, n_hours)] += x[ptr[k] + j]
 
 
 @kernel
-def _frank_wolfe_gap(level, need, earliest, length, cap, ptr, x, flexible, key, order, y):
-    """``sum_k level . (x_k - y_k)`` with ``y_k`` the linear minimiser of ``level . y_k``.
+def _by_start(earliest, cohorts, n_hours):
+    """Cohorts by first hour: ``members[first[t]:first[t + 1]]`` are the positions ``i`` in
+    ``cohorts`` with ``earliest[cohorts[i]] == t``."""
+    first = np.zeros(n_hours + 1, np.int64)
+    for i in range(cohorts.shape[0]):
+        first[earliest[cohorts[i]] + 1] += 1
+    for t in range(n_hours):
+        first[t + 1] += first[t]
+    fill = first[:n_hours].copy()
+    members = np.empty(cohorts.shape[0], np.int64)
+    for i in range(cohorts.shape[0]):
+        t = earliest[cohorts[i]]
+        members[fill[t]] = i
+        fill[t] += 1
+    return first, members
 
-    For ``F(L) = sum_t (base + L)^2`` the Frank-Wolfe gap ``2 * this`` bounds ``F(L) - F*``
-    from above, and ``||L - L*||^2 <= F(L) - F*`` (``F`` is 2-strongly convex in ``L``).
+
+@kernel
+def _mark_hour(
+    t, i, level, x, earliest, length, cap, ptr, cohorts, first, members, max_length, water, dirty
+):
+    """After the level of hour ``t`` changed (cohort position ``i`` moved): mark for re-solving
+    the other cohorts whose window holds ``t`` and whose water-level conditions at ``t`` fail.
+
+    Cohort ``k`` with water level ``water`` [MW] is still optimal at ``t`` if ``x_k[t] == 0``
+    and ``level[t] >= water``, or ``x_k[t] == cap`` and ``level[t] <= water``, or it charges
+    in between and ``level[t] == water``; each up to half of the ``1e-13 * cap`` below which
+    changes are not applied.
+    """
+    n_hours = level.shape[0]
+    for d in range(max_length):  # cohorts starting d hours before t
+        e = t - d
+        if e < 0:
+            e += n_hours
+        for c in range(first[e], first[e + 1]):
+            other = members[c]
+            if dirty[other] or other == i:
+                continue
+            k = cohorts[other]
+            if length[k] <= d:  # the window ends before t
+                continue
+            xo = x[ptr[k] + d]
+            off = level[t] - water[other]
+            slack = 0.5e-13 * cap[k]
+            if xo == 0.0:
+                dirty[other] = off < -slack
+            elif xo == cap[k]:
+                dirty[other] = off > slack
+            else:
+                dirty[other] = off > slack or off < -slack
+
+
+@kernel
+def _frank_wolfe_gap(level, need, earliest, length, cap, ptr, x, cohorts, offsets, key, y):
+    """``sum_k level . (x_k - y_k)`` over ``cohorts``, ``y_k`` the minimiser of ``level . y_k``.
+
+    ``y_k`` is the greedy fill of the hours in increasing ``level`` (ties: earliest hour).
+    ``offsets[ptr[k]:ptr[k + 1]]`` holds a permutation of cohort ``k``'s offsets that warm-starts
+    the sort (and is left sorted by level). For ``F(L) = sum_t (base + L)^2`` the Frank-Wolfe
+    gap ``2 * this`` bounds ``F(L) - F*`` from above, and ``||L - L*||^2 <= F(L) - F*`` (``F``
+    is 2-strongly convex in ``L``).
     """
     gap = 0.0
-    for k in range(need.shape[0]):
-        if not flexible[k]:
-            continue
+    for i in range(cohorts.shape[0]):
+        k = cohorts[i]
         n = length[k]
+        p = ptr[k]
+        order = offsets[p : p + n]
         _gather(level, earliest[k], n, key)
-        _greedy_fill(need[k], cap[k], key, n, order, y)
+        _sort_offsets(key, n, order)
+        _fill_in_order(need[k], cap[k], order, n, y)
         ref = key[order[0]]  # sums of x_k and y_k agree: subtracting a constant loses nothing
         for j in range(n):
-            gap += (key[j] - ref) * (x[ptr[k] + j] - y[j])
+            gap += (key[j] - ref) * (x[p + j] - y[j])
     return gap
+
+
+@kernel
+def _bound(level, base, tol):
+    """``tol**2 ||level - base||^2``: the bound on the gap that certifies ``tol`` [MWh2]."""
+    norm2 = 0.0
+    for t in range(base.shape[0]):
+        load = level[t] - base[t]
+        norm2 += load * load
+    return tol * tol * norm2
 
 
 @kernel
@@ -250,22 +400,32 @@ def valley_filling_schedule(need, earliest, length, cap, ptr, base, tol, max_swe
 
     Algorithm: block coordinate descent (Gauss-Seidel) over cohorts. Each block update is the
     exact water-filling of one cohort against the level of everything else
-    (:func:`_water_fill`), so the objective never increases; sweeps alternate forward and
-    backward in cohort order. A cohort is re-solved only when some hour of its window changed
-    since its last update (its water-filling would otherwise return the same schedule), so late
-    sweeps touch only the still-moving cohorts; changes below ``1e-13 * cap`` are not applied.
-    Rigid cohorts (``need == cap * length``) and empty ones are set once.
+    (:func:`_water_fill`, its sort warm-started from the cohort's previous order), so the
+    objective never increases; sweeps alternate forward and backward in cohort order; changes
+    below ``1e-13 * cap`` are not applied. Rigid cohorts (``need == cap * length``) and empty
+    ones are set once and enter only the fixed level ``base + rigid load``.
 
-    Stopping rule (a certificate, not a step size): after sweep 2, after a sweep that changed
-    nothing, and then where the gap's observed linear rate predicts it meets the bound (at most
-    ``CHECK_EVERY`` sweeps later), the level is recomputed from scratch and the Frank-Wolfe
-    duality gap ``G = 2 sum_k level . (x_k - y_k)`` is evaluated, ``y_k`` the cohort's greedy
-    (linear) minimiser. Since ``||L - L*||^2 <= F(L) - F* <= G``, stopping at ``G <= tol**2
-    ||L||^2`` guarantees ``||L - L*|| <= tol ||L||`` (relative L2 error of the aggregate load).
-    If a sweep changes nothing but the gap is still above the bound, every cohort is marked for
-    re-solving; if that full sweep changes nothing either, the schedule is a fixed point to
-    rounding and the kernel returns with ``gap > bound`` (``tol`` below what float64 resolves,
-    about 1e-7 in practice). ``max_sweeps`` bounds the number of sweeps.
+    Only cohorts marked *dirty* are visited. Sweep 1 fills every cohort, then marks all. From
+    sweep 2 on, a change of hour ``t`` marks the cohorts whose windows hold ``t`` and whose
+    water-level conditions at ``t`` it breaks (:func:`_mark_hour`). A visited cohort is first
+    checked against the conditions over its whole window, at a possibly shifted water level
+    (:func:`_common_level`: ``O(n)``, no sort); only if they fail is it re-solved. Both checks
+    allow half the ``1e-13 * cap`` below which a re-solve's changes would not be applied. A
+    cohort that passes is at its block optimum, where its term of the gap below vanishes, so
+    late sweeps touch only the still-moving cohorts.
+
+    Stopping rule (a certificate, not a step size): after each sweep from sweep 2 on, the
+    gap ``2 sum_k level . (x_k - y_k)`` over the dirty cohorts (``y_k`` the cohort's greedy,
+    linear minimiser) estimates the full gap. When it meets the bound, or after a sweep that
+    changed nothing, the level is recomputed from scratch and the Frank-Wolfe duality gap
+    ``G = 2 sum_k level . (x_k - y_k)`` is evaluated over every flexible cohort. Since
+    ``||L - L*||^2 <= F(L) - F* <= G``, stopping at ``G <= tol**2 ||L||^2`` guarantees
+    ``||L - L*|| <= tol ||L||`` (relative L2 error of the aggregate load). After an evaluation
+    that misses the bound, the next waits 1, 2, 4, ... sweeps (at most ``CHECK_EVERY``). If a
+    sweep changes nothing but the gap is still above the bound, every cohort is re-solved in
+    the next sweep (no shortcut); if that full sweep changes nothing either, the schedule is a
+    fixed point to rounding and the kernel returns with ``gap > bound`` (``tol`` below what
+    float64 resolves, about 1e-7 in practice). ``max_sweeps`` bounds the number of sweeps.
 
     Returns
     -------
@@ -278,102 +438,175 @@ def valley_filling_schedule(need, earliest, length, cap, ptr, base, tol, max_swe
     """
     n_hours = base.shape[0]
     n_cohorts = need.shape[0]
-    key, order = _window_buffers(length)
+    key = _window_buffers(length)[0]
     y = np.empty(key.shape[0], np.float64)
     xk = np.empty(key.shape[0], np.float64)
-    flexible = np.zeros(n_cohorts, np.bool_)
-    level = np.empty(n_hours, np.float64)
+    # fixed part of the level: base and the rigid cohorts; the flexible cohorts are listed
+    fixed = base.copy()
+    flexible = np.empty(n_cohorts, np.int64)
+    n_flexible = 0
     for k in range(n_cohorts):
         n = length[k]
+        p = ptr[k]
         for j in range(n):
-            x[ptr[k] + j] = 0.0
+            x[p + j] = 0.0
         if need[k] > 0.0:
             if _is_rigid(need[k], cap[k], n):
                 for j in range(n):
-                    x[ptr[k] + j] = need[k] / n
+                    x[p + j] = need[k] / n
+                    fixed[_hour(earliest[k], j, n_hours)] += x[p + j]
             else:
-                flexible[k] = True
-    _level_from_scratch(base, x, earliest, length, ptr, level)
+                flexible[n_flexible] = k
+                n_flexible += 1
+    flexible = flexible[:n_flexible]
+    first, members = _by_start(earliest, flexible, n_hours)
+    max_length = 0
+    for i in range(n_flexible):
+        max_length = max(max_length, length[flexible[i]])
+    # each cohort's offsets in the (level, offset) order of its last solve
+    offsets = np.empty(ptr[n_cohorts], np.int64)
+    for i in range(n_flexible):
+        k = flexible[i]
+        for j in range(length[k]):
+            offsets[ptr[k] + j] = j
+    level = fixed.copy()
+    dirty = np.ones(n_flexible, np.bool_)
+    water = np.full(n_flexible, np.nan)  # water level nu of each cohort's last solve
 
-    # changed[t]: update counter at which hour t last moved; solved[k]: counter of k's last solve
-    changed = np.zeros(n_hours, np.int64)
-    solved = np.full(n_cohorts, -1, np.int64)
-    counter = 0
-    full_resweep = False  # the sweep in progress re-solves every cohort
-    next_check = 2
-    last_check = 0
-    last_gap = np.inf
+    pending = np.empty(n_flexible, np.int64)  # the cohorts marked for re-solving
+    resweep = False  # the next sweep re-solves every cohort
+    next_check = 2  # earliest sweep after which the gap may be evaluated
+    wait = 1  # sweeps to wait after a full evaluation that missed the bound
     gap = np.inf
     bound = 0.0
     sweeps = 0
     while sweeps < max_sweeps:
         sweeps += 1
+        full_resweep = resweep  # this sweep re-solves every cohort
+        resweep = False
         moved = 0
-        for i in range(n_cohorts):
-            k = i if sweeps % 2 == 1 else n_cohorts - 1 - i
-            if not flexible[k]:
+        for ii in range(n_flexible):
+            i = ii if sweeps % 2 == 1 else n_flexible - 1 - ii
+            if not dirty[i]:
                 continue
+            k = flexible[i]
             n = length[k]
             start = earliest[k]
             p = ptr[k]
-            if solved[k] >= 0:
-                dirty = False
-                for j in range(n):
-                    if changed[_hour(start, j, n_hours)] > solved[k]:
-                        dirty = True
-                        break
-                if not dirty:
-                    continue
-            counter += 1
-            for j in range(n):
-                key[j] = level[_hour(start, j, n_hours)] - x[p + j]
-            _water_fill(key, need[k], cap[k], n, order, xk)
             threshold = 1e-13 * cap[k]
+            for j in range(n):
+                key[j] = level[_hour(start, j, n_hours)]
+            if not full_resweep and not np.isnan(water[i]):  # still the block optimum?
+                nu = _common_level(key, x[p : p + n], cap[k], n, 0.5 * threshold)
+                if not np.isnan(nu):  # yes, perhaps at a shifted water level
+                    water[i] = nu
+                    dirty[i] = False
+                    continue
+            for j in range(n):
+                key[j] -= x[p + j]
+            water[i] = _water_fill(key, need[k], cap[k], n, offsets[p : p + n], xk)
             for j in range(n):
                 delta = xk[j] - x[p + j]
                 if delta > threshold or delta < -threshold:
                     t = _hour(start, j, n_hours)
                     level[t] += delta
                     x[p + j] = xk[j]
-                    changed[t] = counter
                     moved += 1
-            solved[k] = counter
-        if moved == 0 or sweeps >= next_check:
-            _level_from_scratch(base, x, earliest, length, ptr, level)
-            gap = 2.0 * _frank_wolfe_gap(
-                level, need, earliest, length, cap, ptr, x, flexible, key, order, y
-            )
-            norm2 = 0.0
-            for t in range(n_hours):
-                load = level[t] - base[t]
-                norm2 += load * load
-            bound = tol * tol * norm2
-            if gap <= bound:
-                break
-            # next check where the gap's observed linear rate predicts it meets the bound
-            step = 1
-            if 0.0 < gap < last_gap and bound > 0.0:
-                rate = (gap / last_gap) ** (1.0 / (sweeps - last_check))
-                predicted = np.log(bound / gap) / np.log(rate)
-                if predicted > 1.0:
-                    step = int(min(np.ceil(predicted), CHECK_EVERY))
-            next_check = sweeps + step
-            last_gap = gap
-            last_check = sweeps
-            if moved == 0:
-                if full_resweep:  # a fixed point to rounding: tol is below what is attainable
-                    break
-                for k in range(n_cohorts):
-                    solved[k] = -1
-                full_resweep = True
+                    if sweeps > 1:
+                        _mark_hour(
+                            t,
+                            i,
+                            level,
+                            x,
+                            earliest,
+                            length,
+                            cap,
+                            ptr,
+                            flexible,
+                            first,
+                            members,
+                            max_length,
+                            water,
+                            dirty,
+                        )
+            dirty[i] = False
+        if sweeps == 1:  # cheaper than marking during the first fill: check every cohort
+            for i in range(n_flexible):
+                dirty[i] = True
+        if moved > 0:
+            if sweeps < next_check:
                 continue
-        full_resweep = False
+            # the gap of the cohorts still marked: the others sit at their block optimum
+            bound = _bound(level, base, tol)
+            n_pending = 0
+            for i in range(n_flexible):
+                if dirty[i]:
+                    pending[n_pending] = flexible[i]
+                    n_pending += 1
+            estimate = 2.0 * _frank_wolfe_gap(
+                level, need, earliest, length, cap, ptr, x, pending[:n_pending], offsets, key, y
+            )
+            if estimate > bound:
+                continue
+        # the certificate: level from scratch, the gap over every cohort
+        for t in range(n_hours):
+            level[t] = fixed[t]
+        _add_schedules(x, earliest, length, ptr, flexible, level)
+        gap = 2.0 * _frank_wolfe_gap(
+            level, need, earliest, length, cap, ptr, x, flexible, offsets, key, y
+        )
+        bound = _bound(level, base, tol)
+        if gap <= bound:
+            break
+        next_check = sweeps + wait
+        wait = min(2 * wait, CHECK_EVERY)
+        if moved == 0:
+            if full_resweep:  # a fixed point to rounding: tol is below what is attainable
+                break
+            for i in range(n_flexible):
+                dirty[i] = True
+            resweep = True
     return sweeps, gap, bound
 
 
 # ---------------------------------------------------------------------------------------------
 # reductions of schedules to hourly loads
 # ---------------------------------------------------------------------------------------------
+@kernel
+def daily_totals(values, out):
+    """``out[s, c, d] = sum_h values[s, c, 24 d + h]`` in one pass over ``values``.
+
+    ``values`` is hourly energy [MWh per hour step] on a last axis of whole days; ``out`` gets
+    the daily totals [MWh]; the returned figures let the caller validate ``values`` without a
+    second pass.
+
+    Returns
+    -------
+    lowest : float
+        Smallest value, NaN aside (``-inf`` if present).
+    n_nonfinite : int
+        Number of NaN or infinite values.
+    """
+    lowest = np.inf
+    n_nonfinite = 0
+    for s in range(values.shape[0]):
+        for c in range(values.shape[1]):
+            series = values[s, c]
+            for d in range(out.shape[2]):
+                total = 0.0
+                for h in range(24 * d, 24 * d + 24):
+                    v = series[h]
+                    total += v
+                    if v < lowest:
+                        lowest = v
+                out[s, c, d] = total
+                if not np.isfinite(total):
+                    for h in range(24 * d, 24 * d + 24):
+                        if not np.isfinite(series[h]):
+                            n_nonfinite += 1
+    return lowest, n_nonfinite
+
+
 @kernel
 def accumulate(x, earliest, length, ptr, group, out):
     """``out[group[k], (earliest[k] + j) % T] += x[ptr[k] + j]`` [MWh per hour step]."""
@@ -386,44 +619,56 @@ def accumulate(x, earliest, length, ptr, group, out):
 
 @kernel
 def split_by_share(
-    x, earliest, length, ptr, block, block_start, block_total, weights, rows, span, out
+    need, x, earliest, length, ptr, block, block_start, block_total, weights, rows, span, out
 ):
     """Split merged cohorts' schedules among members in proportion to their need.
 
-    Cohort ``k`` belongs to block ``block[k]`` (e.g. a mode and a day) whose merged need is
+    Cohort ``k`` belongs to block ``block[k]`` (e.g. a day and a mode) whose merged need is
     ``block_total[b]``; member ``r`` (e.g. a city) holds ``weights[r, b]`` of it and receives
     ``weights[r, b] / block_total[b] * x_k`` for every cohort of the block. The per-unit profile
     of a block, ``sum_k x_k / block_total[b]``, is built once over ``span`` hours from
-    ``block_start[b]`` and then scattered, adding into ``out[rows[r], :]``.
+    ``block_start[b]`` (cohorts with ``need[k] == 0``, whose schedule is zero, are skipped) and
+    then scattered over the hours where it is nonzero, adding into ``out[rows[r], :]``
+    [MWh per hour step].
     """
     n_hours = out.shape[1]
     n_blocks = block_start.shape[0]
     profile = np.zeros((n_blocks, span), np.float64)
-    first = np.full(n_blocks, span, np.int64)
-    last = np.zeros(n_blocks, np.int64)
     for k in range(earliest.shape[0]):
         b = block[k]
         total = block_total[b]
-        if total <= 0.0:
+        if need[k] <= 0.0 or total <= 0.0:  # an empty cohort's schedule is zero
             continue
+        scale = 1.0 / total
         offset = earliest[k] - block_start[b]
         if offset < 0:
             offset += n_hours
+        shape = profile[b, offset : offset + length[k]]
+        xk = x[ptr[k] : ptr[k] + length[k]]
         for j in range(length[k]):
-            v = x[ptr[k] + j]
-            if v != 0.0:
-                i = offset + j
-                profile[b, i] += v / total
-                if i < first[b]:
-                    first[b] = i
-                if i + 1 > last[b]:
-                    last[b] = i + 1
+            shape[j] += xk[j] * scale
+    # the hours each block's profile covers: first[b] <= i < last[b]
+    first = np.full(n_blocks, span, np.int64)
+    last = np.zeros(n_blocks, np.int64)
+    for b in range(n_blocks):
+        for i in range(span):
+            if profile[b, i] != 0.0:
+                first[b] = i
+                break
+        for i in range(span - 1, first[b] - 1, -1):
+            if profile[b, i] != 0.0:
+                last[b] = i + 1
+                break
     for r in range(weights.shape[0]):
-        row = rows[r]
+        line = out[rows[r]]
         for b in range(n_blocks):
             w = weights[r, b]
             if w == 0.0:
                 continue
             start = block_start[b]
-            for i in range(first[b], last[b]):
-                out[row, _hour(start, i, n_hours)] += w * profile[b, i]
+            shape = profile[b]
+            wrap = n_hours - start  # offsets from here on wrap to the start of the horizon
+            for i in range(first[b], min(last[b], wrap)):
+                line[start + i] += w * shape[i]
+            for i in range(max(first[b], wrap), last[b]):
+                line[start + i - n_hours] += w * shape[i]
