@@ -19,7 +19,7 @@ sys.path.insert(0, str(REPO))
 from hourlysim import charging, load_inputs  # noqa: E402
 from hourlysim.demand import driving_demand  # noqa: E402
 from hourlysim.grid import simulate_grid  # noqa: E402
-from hourlysim.runner import city_temperature  # noqa: E402
+from hourlysim.runner import YearContext, city_temperature  # noqa: E402
 from hourlysim.scenario import Scenario  # noqa: E402
 from hourlysim.timeaxis import model_time  # noqa: E402
 
@@ -61,27 +61,10 @@ def main() -> None:
     grid, first, best = _timed(lambda: simulate_grid(inputs, time_axis), args.repeats)
     rows.append(("3 grid (dispatch + tracing)", first, best))
 
-    vehicles = inputs.vehicles
-    net_load = grid["demand"] - grid["generation"].sel(source=["wind", "solar"]).sum("source")
-    solar_cf = inputs.hourly["cf_solar"].rename(hour="time").assign_coords(time=time_axis)
+    context = YearContext(inputs, scenario, args.year, lambda message: None)
     total_charging = 0.0
     for strategy in charging.STRATEGIES:
-        _, first, best = _timed(
-            lambda s=strategy: charging.charging_load(
-                demand["battery_energy"],
-                vehicles[["power_kw", "session_kwh", "dwell_hours"]],
-                vehicles["arrival_share"].rename(hour_of_day="hour"),
-                vehicles["mode_share"],
-                strategy=s,
-                charging_efficiency=inputs.parameter("charging_efficiency"),
-                city_province=inputs.cities["city_province"],
-                signal=grid["average_intensity"],
-                base_load=net_load,
-                solar_cf=solar_cf,
-                valley_start_hour=int(inputs.parameter("tou_valley_start_hour")),
-            ),
-            args.repeats,
-        )
+        _, first, best = _timed(lambda s=strategy: context.charging(s), args.repeats)
         rows.append((f"2 charging: {strategy}", first, best))
         total_charging += best
     rows.append(("2 charging: all five", float("nan"), total_charging))

@@ -84,8 +84,9 @@ def select_cities(inputs: InputSet, scenario: Scenario) -> InputSet:
     return InputSet(**{**inputs.__dict__, "cities": inputs.cities.where(keep, drop=True)})
 
 
-class _Year:
-    """What every strategy of one scenario-year shares: demand, base grid, signals."""
+class YearContext:
+    """One scenario-year: what every strategy shares (temperature, demand, the grid without
+    EVs and the signals derived from it), and the per-strategy stages."""
 
     def __init__(self, inputs: InputSet, scenario: Scenario, year: int, tell: Progress):
         self.inputs = inputs
@@ -128,28 +129,37 @@ class _Year:
         )
         return self._label(data)
 
-    def strategy(self, strategy: str) -> xr.Dataset:
-        """Charging, grid with EVs, accounting and indicators under one strategy."""
-        inputs, cities, vehicles = self.inputs, self.inputs.cities, self.inputs.vehicles
-        base_grid, demand = self.base_grid, self.demand
+    def charging(self, strategy: str) -> xr.DataArray:
+        """Charging load of every city under one strategy [MWh per hour step].
+
+        Signals come from the grid without EVs: ``carbon_aware`` minimises the scenario's
+        ``carbon_signal`` intensity, ``valley_filling`` flattens demand minus wind and solar,
+        ``solar_aligned`` follows the solar capacity factor.
+        """
+        inputs, vehicles, base_grid = self.inputs, self.inputs.vehicles, self.base_grid
         net_load = base_grid["demand"] - base_grid["generation"].sel(source=["wind", "solar"]).sum(
             "source"
         )
         solar_cf = inputs.hourly["cf_solar"].rename(hour="time").assign_coords(time=self.time)
-        city_province = cities["city_province"]
-        load = charging_load(
-            demand["battery_energy"],
+        return charging_load(
+            self.demand["battery_energy"],
             vehicles[["power_kw", "session_kwh", "dwell_hours"]],
             vehicles["arrival_share"].rename(hour_of_day="hour"),
             vehicles["mode_share"],
             strategy=strategy,
             charging_efficiency=self.parameter("charging_efficiency"),
-            city_province=city_province,
+            city_province=inputs.cities["city_province"],
             signal=base_grid[_SIGNAL[self.scenario.carbon_signal]],
             base_load=net_load,
             solar_cf=solar_cf,
             valley_start_hour=int(self.parameter("tou_valley_start_hour")),
         )
+
+    def strategy(self, strategy: str) -> xr.Dataset:
+        """Charging, grid with EVs, accounting and indicators under one strategy."""
+        inputs, cities, demand = self.inputs, self.inputs.cities, self.demand
+        city_province = cities["city_province"]
+        load = self.charging(strategy)
         draw = ev_grid_draw(load, self.parameter("td_loss_fraction"))
         by_province = draw.groupby(city_province.rename("province")).sum("city")
         grid = simulate_grid(inputs, self.time, by_province, self.overrides)
@@ -211,7 +221,7 @@ def simulate_year(
         on every variable. (:func:`run` writes each strategy to disk as it is done instead.)
     """
     tell = progress or (lambda message: None)
-    context = _Year(inputs, scenario, year, tell)
+    context = YearContext(inputs, scenario, year, tell)
     slices = []
     for strategy in scenario.strategies:
         slices.append(context.strategy(strategy))
@@ -386,7 +396,7 @@ def run(scenario: Scenario, progress: Progress | None = None) -> Path:
             tell(f"{year}: {name} resumed")
         if not todo:
             continue
-        context = _Year(inputs, scenario, year, tell)
+        context = YearContext(inputs, scenario, year, tell)
         for name, path in todo.items():
             data = context.common() if name == "common" else context.strategy(name)
             data = aggregate(data, scenario.resolution).expand_dims(year=[year])

@@ -103,7 +103,7 @@ def test_multi_year_resumes_from_parts(small_inputs, tmp_path, monkeypatch):
     )
     from hourlysim import runner
 
-    real = runner._Year.strategy
+    real = runner.YearContext.strategy
     calls = []
 
     def failing(self, strategy):
@@ -112,7 +112,7 @@ def test_multi_year_resumes_from_parts(small_inputs, tmp_path, monkeypatch):
             raise RuntimeError("node lost")
         return real(self, strategy)
 
-    monkeypatch.setattr(runner._Year, "strategy", failing)
+    monkeypatch.setattr(runner.YearContext, "strategy", failing)
     with pytest.raises(RuntimeError):
         run(scenario)
     assert not Path(scenario.output).exists()
