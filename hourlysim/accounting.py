@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ._kernels.accounting import attribute_emissions
+from ._kernels.accounting import at_province_rate
 
 METHODS = ("average", "consumption", "marginal")
 _INTENSITY = {
@@ -74,11 +74,14 @@ def account(
     """
     index = province_index(city_province, grid["province"].values)
     values = draw.transpose("city", "time").values
-    per_method = [attribute_emissions(values, index, grid[_INTENSITY[m]].values) for m in METHODS]
+    # intensity [kg MWh-1] x MWh / 1000 = t CO2
+    per_method = [
+        at_province_rate(values, index, grid[_INTENSITY[m]].values) / 1000.0 for m in METHODS
+    ]
     coords = {"method": list(METHODS), "city": draw["city"].values, "time": draw["time"].values}
     ev = xr.DataArray(np.stack(per_method), dims=("method", "city", "time"), coords=coords)
     gasoline = gasoline_emissions(gasoline_litres, kg_co2_per_litre).transpose("city", "time")
-    imported = attribute_emissions(values, index, grid["import_fraction"].values * 1000.0)
+    imported = at_province_rate(values, index, grid["import_fraction"].values)
     total = values.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(total > 0, imported.sum(axis=1) / np.where(total > 0, total, 1), 0.0)

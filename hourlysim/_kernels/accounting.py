@@ -8,8 +8,11 @@ from ._jit import kernel
 
 
 @kernel
-def attribute_emissions(ev_grid_draw, city_province, intensity):
-    """CO2 of each city's EV electricity at its province's intensity.
+def at_province_rate(ev_grid_draw, city_province, rate):
+    """Each city's EV electricity times an hourly rate of its province.
+
+    With ``rate`` an intensity [kg CO2 MWh-1] this gives emissions [kg CO2]; with the
+    province's import fraction [1], the imported part of the electricity [MWh].
 
     Parameters
     ----------
@@ -17,18 +20,18 @@ def attribute_emissions(ev_grid_draw, city_province, intensity):
         EV electricity at generation level [MWh].
     city_province : ndarray of int64 (city,)
         Province index of each city.
-    intensity : ndarray (province, time)
-        Carbon intensity [kg CO2 MWh-1].
+    rate : ndarray (province, time)
+        Per-MWh rate of each province and hour [any unit per MWh].
 
     Returns
     -------
     ndarray (city, time)
-        Emissions [t CO2].
+        ``ev_grid_draw[c, t] * rate[province(c), t]`` [MWh x rate unit].
     """
     n_city, n_time = ev_grid_draw.shape
-    emissions = np.empty((n_city, n_time))
+    product = np.empty((n_city, n_time))
     for c in range(n_city):
         p = city_province[c]
         for t in range(n_time):
-            emissions[c, t] = ev_grid_draw[c, t] * intensity[p, t] / 1000.0
-    return emissions
+            product[c, t] = ev_grid_draw[c, t] * rate[p, t]
+    return product
