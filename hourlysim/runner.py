@@ -1,9 +1,10 @@
 """Chain the five stages for a scenario-year and write the results atomically.
 
-A scenario with several years is run year by year; each finished year is written to a part
-file (``<output>.parts/<year>.nc``) so an interrupted run resumes from the years already on
-disk, and the parts are merged into the output file at the end (temp file + rename, so the
-output is never half-written).
+:class:`YearContext` holds what the strategies of one scenario-year share (temperature,
+driving demand, the grid without EVs); each (year, strategy) task is computed from it and
+written to its own part file (``<output>.parts/``), so memory holds one task at a time and an
+interrupted run resumes from the tasks on disk. The parts are merged into the output file at
+the end (temp file + rename, so the output is never half-written).
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ def select_cities(inputs: InputSet, scenario: Scenario) -> InputSet:
     if scenario.cities == "all":
         return inputs
     keep = inputs.cities["is_city_297"] == 1
-    return InputSet(**{**inputs.__dict__, "cities": inputs.cities.where(keep, drop=True)})
+    return InputSet(
+        **{**inputs.__dict__, "cities": inputs.cities.isel(city=np.flatnonzero(keep.values))}
+    )
 
 
 class YearContext:

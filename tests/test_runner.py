@@ -218,3 +218,14 @@ def test_written_cube_equals_in_memory_year(small_run, small_inputs):
         written = small_run[name].isel(year=0)
         assert written.dims == in_memory[name].dims
         np.testing.assert_allclose(written.values, in_memory[name].values, rtol=1e-6, atol=1e-6)
+
+
+def test_city_297_selection(shipped_inputs, tmp_path):
+    from hourlysim.runner import select_cities
+
+    scenario = load_scenario(_scenario(tmp_path, "inputs", cities="city_297"))
+    selected = select_cities(shipped_inputs, scenario)
+    assert selected.cities.sizes["city"] == 297
+    assert (selected.cities["level"].isin(["municipality", "prefecture_city"])).all()
+    assert selected.provinces.sizes["province"] == 31  # the grid keeps every province
+    assert selected.cities["population"].dtype == shipped_inputs.cities["population"].dtype
