@@ -18,7 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from .errors import InputError
-from .timeaxis import HOURS_PER_LEAP_YEAR, HOURS_PER_YEAR, drop_feb29_rows
+from .timeaxis import HOURS_PER_LEAP_YEAR, HOURS_PER_YEAR, rows_without_feb29
 
 logger = logging.getLogger(__name__)
 
@@ -543,15 +543,10 @@ def read_hourly_table(
         _raise_at_first(
             outside, lambda i, s=series: f"value {s.iloc[i]} outside {bound} [{units}]", path, code
         )
-    keep = drop_feb29_rows(len(raw))
-    if len(raw) == HOURS_PER_LEAP_YEAR:
-        times = pd.to_datetime(raw["time"], errors="coerce")
-        if times.notna().all():
-            keep = np.flatnonzero(~((times.dt.month == 2) & (times.dt.day == 29)).to_numpy())
-            if len(keep) != HOURS_PER_YEAR:
-                raise InputError(
-                    "8,784 rows but not exactly one Feb 29 in 'time'", file=str(path), column="time"
-                )
+    try:
+        keep = rows_without_feb29(len(raw), raw["time"])
+    except ValueError as error:
+        raise InputError(str(error), file=str(path), column="time") from error
     return values.iloc[keep].reset_index(drop=True)
 
 

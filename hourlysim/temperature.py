@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from hourlysim.errors import InputError
+from hourlysim.timeaxis import rows_without_feb29
 
 N_HOURS = 8760
 #: Day of year (1 = 1 Jan, 365-day calendar) of the warmest point of the annual cosine (19 July);
@@ -34,7 +35,6 @@ _CELSIUS_UNITS = {
     "degreec",
     "degreesc",
 }
-_FEB29 = slice(59 * 24, 60 * 24)  # rows of 29 Feb in an 8,784-hour year starting 1 Jan 00:00
 
 
 def _check_year(year: int) -> None:
@@ -154,14 +154,10 @@ def _finish(values: np.ndarray, file: str, columns: list[str], times=None) -> np
     if bad.any():
         r, c = np.argwhere(bad)[0]
         raise InputError("missing value (NaN)", file=file, row=int(r) + 1, column=columns[c])
-    if n == N_HOURS + 24:
-        if times is not None:
-            keep = ~((times.month == 2) & (times.day == 29))
-            if keep.sum() != N_HOURS:
-                raise InputError("8784 rows but 29 February is not 24 rows of it", file=file)
-            values = values[np.asarray(keep)]
-        else:
-            values = np.delete(values, np.arange(_FEB29.start, _FEB29.stop), axis=0)
+    try:
+        values = values[rows_without_feb29(n, times)]
+    except ValueError as error:
+        raise InputError(str(error), file=file) from error
     out_of_range = (values < -70.0) | (values > 60.0)
     if out_of_range.any():
         r, c = np.argwhere(out_of_range)[0]

@@ -31,29 +31,38 @@ def model_time(year: int) -> pd.DatetimeIndex:
     return hours
 
 
-def drop_feb29_rows(n_rows: int) -> np.ndarray:
-    """Row positions to keep from an hourly table of a full year.
+def rows_without_feb29(n_rows: int, times=None) -> np.ndarray:
+    """Row positions to keep from an hourly table of a full year (Feb 29 dropped).
 
     Parameters
     ----------
     n_rows : int
-        8,760 or 8,784.
+        8,760 (all rows kept) or 8,784.
+    times : array_like of datetime, optional
+        The table's timestamps. Where given (and all parse), Feb 29 is found by date;
+        otherwise it is rows 1,416-1,439 of a year starting on 1 January 00:00.
 
     Returns
     -------
     ndarray of int
         Positions of the 8,760 rows that are not on Feb 29.
+
+    Raises
+    ------
+    ValueError
+        If the timestamps of an 8,784-row table do not hold exactly one Feb 29 (24 rows).
     """
     positions = np.arange(n_rows)
-    if n_rows == HOURS_PER_LEAP_YEAR:
-        keep = (positions < _FEB29_FIRST_HOUR) | (positions >= _FEB29_FIRST_HOUR + 24)
-        return positions[keep]
-    return positions
-
-
-def hour_of_day(n_hours: int = HOURS_PER_YEAR) -> np.ndarray:
-    """Local hour of day (0-23) of each step of the model year."""
-    return np.arange(n_hours) % 24
+    if n_rows != HOURS_PER_LEAP_YEAR:
+        return positions
+    if times is not None:
+        stamps = pd.DatetimeIndex(pd.to_datetime(np.asarray(times), errors="coerce"))
+        if not stamps.isna().any():
+            keep = positions[~((stamps.month == 2) & (stamps.day == 29))]
+            if keep.size != HOURS_PER_YEAR:
+                raise ValueError("8,784 rows but not exactly one Feb 29 (24 rows) in the times")
+            return keep
+    return positions[(positions < _FEB29_FIRST_HOUR) | (positions >= _FEB29_FIRST_HOUR + 24)]
 
 
 def day_of_week(year: int) -> np.ndarray:

@@ -246,3 +246,30 @@ def test_chp_above_coal(inputs_copy):
     _edit_csv(inputs_copy / "capacity.csv", chp)
     with pytest.raises(InputError, match=r"capacity\.csv, row 2, column 'coal_chp'"):
         load_inputs(inputs_copy)
+
+
+def test_leap_table_without_feb29_is_refused(inputs_copy):
+    def no_feb29(frame):
+        padded = pd.concat([frame, frame.iloc[:24]], ignore_index=True)
+        padded["time"] = pd.date_range("2021-01-01", periods=8784, freq="h").strftime(
+            "%Y-%m-%d %H:%M"
+        )
+        return padded
+
+    _edit_hourly(inputs_copy / "hourly" / "cf_solar.csv.gz", no_feb29)
+    with pytest.raises(
+        InputError,
+        match=r"cf_solar\.csv\.gz, column 'time': 8,784 rows but "
+        r"not exactly one Feb 29",
+    ):
+        load_inputs(inputs_copy)
+
+
+def test_rows_without_feb29_by_position_and_by_date():
+    from hourlysim.timeaxis import rows_without_feb29
+
+    by_position = rows_without_feb29(8784)
+    assert by_position.size == 8760 and 1416 not in by_position and 1440 in by_position
+    stamps = pd.date_range("2024-01-01", periods=8784, freq="h")
+    np.testing.assert_array_equal(rows_without_feb29(8784, stamps), by_position)
+    np.testing.assert_array_equal(rows_without_feb29(8760), np.arange(8760))
