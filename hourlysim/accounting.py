@@ -14,7 +14,8 @@ import xarray as xr
 from ._kernels.accounting import at_province_rate
 
 METHODS = ("average", "consumption", "marginal")
-_INTENSITY = {
+#: grid output variable holding the intensity each method (or carbon signal) uses
+INTENSITY_VARIABLE = {
     "average": "average_intensity",
     "consumption": "consumption_intensity",
     "marginal": "marginal_intensity",
@@ -76,7 +77,8 @@ def account(
     values = draw.transpose("city", "time").values
     # intensity [kg MWh-1] x MWh / 1000 = t CO2
     per_method = [
-        at_province_rate(values, index, grid[_INTENSITY[m]].values) / 1000.0 for m in METHODS
+        at_province_rate(values, index, grid[INTENSITY_VARIABLE[m]].values) / 1000.0
+        for m in METHODS
     ]
     coords = {"method": list(METHODS), "city": draw["city"].values, "time": draw["time"].values}
     ev = xr.DataArray(np.stack(per_method), dims=("method", "city", "time"), coords=coords)

@@ -24,7 +24,7 @@ import pandas as pd
 import xarray as xr
 
 from . import __version__
-from .accounting import account, ev_grid_draw, gasoline_emissions
+from .accounting import INTENSITY_VARIABLE, account, ev_grid_draw, gasoline_emissions
 from .charging import charging_load
 from .demand import driving_demand
 from .errors import InputError
@@ -39,11 +39,6 @@ from .variables import annotate
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
-_SIGNAL = {
-    "average": "average_intensity",
-    "consumption": "consumption_intensity",
-    "marginal": "marginal_intensity",
-}
 _SUMMED_UNITS = {"MWh", "t", "km", "L"}
 
 
@@ -152,7 +147,7 @@ class YearContext:
             strategy=strategy,
             charging_efficiency=self.parameter("charging_efficiency"),
             city_province=inputs.cities["city_province"],
-            signal=base_grid[_SIGNAL[self.scenario.carbon_signal]],
+            signal=base_grid[INTENSITY_VARIABLE[self.scenario.carbon_signal]],
             base_load=net_load,
             solar_cf=solar_cf,
             valley_start_hour=int(self.parameter("tou_valley_start_hour")),

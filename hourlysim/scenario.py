@@ -14,12 +14,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .charging import STRATEGIES
 from .errors import InputError
-
-STRATEGY_NAMES = ("uncontrolled", "tou_delayed", "valley_filling", "carbon_aware", "solar_aligned")
-ACCOUNTING_METHODS = ("average", "consumption", "marginal")
-SIGNALS = ("average", "consumption", "marginal")
-RESOLUTIONS = ("hourly", "daily", "monthly", "annual")
 
 
 class Scenario(BaseModel):
@@ -89,9 +85,9 @@ class Scenario(BaseModel):
         if not strategies:
             raise ValueError("at least one strategy is needed")
         for strategy in strategies:
-            if strategy not in STRATEGY_NAMES:
+            if strategy not in STRATEGIES:
                 raise ValueError(
-                    f"unknown strategy {strategy!r}; expected one of {list(STRATEGY_NAMES)}"
+                    f"unknown strategy {strategy!r}; expected one of {list(STRATEGIES)}"
                 )
         if len(set(strategies)) != len(strategies):
             raise ValueError(f"strategies repeat: {list(strategies)}")
