@@ -1,30 +1,105 @@
 """Stage 3: provincial dispatch, transfers and carbon intensities (xarray layer).
 
-Simplest form (see README "What is still simple"): nuclear and hydro run flat at their
-annual utilisation hours, CHP runs at a floor in the heating season, wind and solar follow
-their capacity factors, coal then gas fill the rest in merit order; corridors carry their
-scheduled annual energy evenly over the hours (reduced when a receiver cannot absorb it).
+Per province-hour: must-run nuclear (flat at its utilisation hours), run-of-river hydro
+(a share of each month's hydro energy, flat within the month) and the coal CHP floor in the
+heating season; then wind and solar (capacity x capacity factor, the surplus curtailed);
+then dispatchable hydro, whose monthly energy budget is shifted toward the hours of highest
+residual load (:func:`hourlysim._kernels.dispatch.schedule_hydro`); then coal and gas in
+merit order of their cost parameters. Unserved demand is reported, never hidden.
+
+Exchange between provinces, ``exchange=``:
+
+``"scheduled"``
+    every corridor carries its scheduled annual energy evenly over the hours, reduced where
+    a receiver cannot absorb it (imports never curtail the receiver's own must-run, wind and
+    solar) or a sender has no capacity left after its own load.
+``"pool"``
+    the provinces of one regional grid (provinces.csv ``grid_region``) dispatch jointly
+    through a regional hub (node ``hub_<region>``): one stack position for every member
+    whose hub link does not bind, the link capacities of ``hub_links.csv`` respected. The
+    corridors inside a region carry nothing (their capacity is part of the hub links); the
+    inter-regional corridors stay scheduled. An exporter's generation then follows the
+    importers' load. Hub links are extra entries of the ``corridor`` dimension (one per
+    direction), so ``flow`` and the flow tracing see every exchange.
+
+Marginal source: the source serving the next increment of a province's load. In pool mode a
+free member's increment is served by the pool (the marginal segment of all free members);
+a member whose hub link binds is served locally. Wind and solar curtailed at the margin are
+reported as shares of both (pro rata to their availability), each at its own rate (zero).
+In a shortage hour the last source running (the one a decrement would relieve) is reported.
+``marginal_intensity`` is the share-weighted rate; the shares only mix sources where the
+increment really is mixed (wind and solar curtailed together), so the weighting is a real
+increment's rate.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._kernels.dispatch import N_SOURCES, dispatch
+from ._kernels.dispatch import COAL, GAS, N_SOURCES, dispatch, merit_order_kernel, schedule_hydro
 from ._kernels.tracing import consumption_intensity
+from .errors import InputError
 from .inputs import InputSet
 from .timeaxis import HOURS_PER_YEAR
 
 logger = logging.getLogger(__name__)
 
 SOURCES = ("coal", "gas", "hydro", "nuclear", "wind", "solar")
+EXCHANGES = ("scheduled", "pool")
 #: unserved or surplus energy above this share of a province's annual load is reported
 REPORT_SHARE = 1e-3
 assert len(SOURCES) == N_SOURCES
+_TRACING_TAKES_LOSS = len(inspect.signature(consumption_intensity.py_func).parameters) > 5
+
+
+def merit_order(
+    net_load: np.ndarray, capacity: np.ndarray, cost: np.ndarray, emission_rate: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Dispatch sources in order of cost for every hour of one node.
+
+    Parameters
+    ----------
+    net_load : ndarray (hours,)
+        Load left after must-run and variable sources [MWh]; <= 0 dispatches nothing.
+    capacity : ndarray (hours, sources) or (sources,)
+        Energy each source can deliver in each hour [MWh].
+    cost : ndarray (sources,)
+        Cost of each source [currency MWh-1]. Ties are broken by the lower emission rate,
+        then the lower source index, so emissions are defined under ties.
+    emission_rate : ndarray (sources,)
+        Emission rate of each source [kg CO2 MWh-1].
+
+    Returns
+    -------
+    dispatch : ndarray (hours, sources)
+        Energy dispatched [MWh]; demand beyond the total capacity is left unserved.
+    marginal : ndarray of int64 (hours,)
+        Index of the source that serves the next increment of load (the partly loaded
+        source, or, when the load ends exactly at a source's cap, the next source with
+        capacity). -1 where ``net_load <= 0`` (no dispatchable source is at the margin) or
+        where every source is at its cap (shortage).
+    """
+    net_load = np.ascontiguousarray(net_load, dtype=float)
+    cost = np.ascontiguousarray(cost, dtype=float)
+    emission_rate = np.ascontiguousarray(emission_rate, dtype=float)
+    capacity = np.asarray(capacity, dtype=float)
+    if net_load.ndim != 1:
+        raise ValueError(f"net_load must be 1-D (hours,), got shape {net_load.shape}")
+    if capacity.ndim == 1:
+        capacity = np.broadcast_to(capacity, (net_load.size, capacity.size))
+    if capacity.shape != (net_load.size, cost.size) or emission_rate.shape != cost.shape:
+        raise ValueError(
+            f"shapes disagree: net_load {net_load.shape}, capacity {capacity.shape}, "
+            f"cost {cost.shape}, emission_rate {emission_rate.shape}"
+        )
+    if np.isnan(net_load).any() or np.isnan(capacity).any() or np.isnan(cost).any():
+        raise ValueError("NaN in net_load, capacity or cost")
+    return merit_order_kernel(net_load, np.ascontiguousarray(capacity), cost, emission_rate)
 
 
 def emission_rates(inputs: InputSet, overrides: dict | None = None) -> xr.DataArray:
@@ -44,37 +119,97 @@ def emission_rates(inputs: InputSet, overrides: dict | None = None) -> xr.DataAr
 
 def base_demand(inputs: InputSet, time: pd.DatetimeIndex) -> xr.DataArray:
     """Provincial demand without EVs: the hourly shape scaled to the annual demand [MWh]."""
-    shape = inputs.hourly["demand_shape"]
-    scaled = shape / shape.sum("hour") * inputs.provinces["annual_demand"]
-    return _on_time(scaled, time, "demand", "MWh")
+    data = xr.DataArray(
+        _base_demand(inputs),
+        dims=("province", "time"),
+        coords={"province": inputs.provinces["province"].values, "time": time},
+        name="demand",
+    )
+    data.attrs["units"] = "MWh"
+    return data
+
+
+def _base_demand(inputs: InputSet) -> np.ndarray:
+    shape = inputs.hourly["demand_shape"].transpose("province", "hour").values
+    annual = inputs.provinces["annual_demand"].values.astype(float)
+    return shape / shape.sum(axis=1, keepdims=True) * annual[:, None]
 
 
 def variable_renewables(inputs: InputSet, time: pd.DatetimeIndex) -> xr.Dataset:
     """Available wind and solar energy per province-hour [MWh]."""
-    capacity = inputs.provinces["capacity"]
-    hourly = inputs.hourly
-    wind = (
-        capacity.sel(capacity_source="wind_onshore") * hourly["cf_wind_onshore"]
-        + capacity.sel(capacity_source="wind_offshore") * hourly["cf_wind_offshore"]
-    )
-    solar = capacity.sel(capacity_source="solar") * hourly["cf_solar"]
+    wind, solar = _renewables(inputs)
+    coords = {"province": inputs.provinces["province"].values, "time": time}
+    dims = ("province", "time")
     return xr.Dataset(
         {
-            "wind": _on_time(
-                wind.drop_vars("capacity_source", errors="ignore"), time, "wind", "MWh"
-            ),
-            "solar": _on_time(
-                solar.drop_vars("capacity_source", errors="ignore"), time, "solar", "MWh"
-            ),
+            "wind": xr.DataArray(wind, dims=dims, coords=coords, attrs={"units": "MWh"}),
+            "solar": xr.DataArray(solar, dims=dims, coords=coords, attrs={"units": "MWh"}),
         }
     )
 
 
-def _on_time(data: xr.DataArray, time: pd.DatetimeIndex, name: str, units: str):
-    data = data.rename(hour="time").assign_coords(time=time).transpose("province", "time")
-    data.name = name
-    data.attrs["units"] = units
-    return data
+def _renewables(inputs: InputSet) -> tuple[np.ndarray, np.ndarray]:
+    capacity = inputs.provinces["capacity"]
+    hourly = inputs.hourly
+
+    def cf(name):
+        return hourly[name].transpose("province", "hour").values
+
+    def cap(name):
+        return capacity.sel(capacity_source=name).values.astype(float)[:, None]
+
+    wind = cap("wind_onshore") * cf("cf_wind_onshore") + cap("wind_offshore") * cf(
+        "cf_wind_offshore"
+    )
+    return wind, cap("solar") * cf("cf_solar")
+
+
+def hydro_monthly_shape(inputs: InputSet, overrides: dict | None = None) -> np.ndarray:
+    """Share of the annual hydro energy in each month [1] (12 values summing to 1).
+
+    Read from parameters ``hydro_share_month_01`` .. ``_12`` where present (the shipped
+    set: an ASSUMPTION, flat by days in the month, for want of a monthly source); flat by
+    days in the month where absent. Shares are normalised to sum to 1.
+    """
+    overrides = overrides or {}
+    days = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], float)
+    shape = days / days.sum()
+    names = [f"hydro_share_month_{m:02d}" for m in range(1, 13)]
+    present = [n in overrides or n in inputs.parameters for n in names]
+    if any(present):
+        if not all(present):
+            raise InputError(
+                "either all or none of hydro_share_month_01..12 must be given",
+                file="parameters.csv",
+                column="name",
+            )
+        shape = np.array([_parameter(inputs, overrides, n) for n in names])
+        if (shape < 0).any() or shape.sum() <= 0:
+            raise InputError(
+                "hydro_share_month_* must be >= 0 with a positive sum",
+                file="parameters.csv",
+                column="value",
+            )
+        shape = shape / shape.sum()
+    return shape
+
+
+def _parameter(inputs: InputSet, overrides: dict, name: str) -> float:
+    return float(overrides.get(name, inputs.parameter(name)))
+
+
+def _optional(inputs: InputSet, overrides: dict, name: str, default: float) -> float:
+    if name in overrides:
+        return float(overrides[name])
+    return inputs.parameter(name) if name in inputs.parameters else default
+
+
+def _months(time: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Month (0..11) of each hour and the first hour of each month (13 entries)."""
+    month = np.asarray(time.month, dtype=np.int64) - 1
+    if (np.diff(month) < 0).any():
+        raise ValueError("time must be in chronological order within one year")
+    return month, np.searchsorted(month, np.arange(13)).astype(np.int64)
 
 
 def simulate_grid(
@@ -82,6 +217,7 @@ def simulate_grid(
     time: pd.DatetimeIndex,
     ev_grid_draw: xr.DataArray | None = None,
     parameters: dict | None = None,
+    exchange: str = "scheduled",
 ) -> xr.Dataset:
     """Dispatch every province-hour and compute carbon intensities.
 
@@ -95,91 +231,197 @@ def simulate_grid(
         EV charging energy at generation level (after T&D losses) [MWh].
     parameters : dict, optional
         Overrides of scalar parameters.
+    exchange : {"scheduled", "pool"}
+        Inter-provincial exchange (see the module docstring).
 
     Returns
     -------
     xr.Dataset
-        ``demand``, ``generation`` (province, source, time), ``curtailment``, ``unserved``,
-        ``net_import``, ``production_emissions``, ``average_intensity``,
-        ``consumption_intensity``, ``marginal_intensity``, ``import_fraction`` and
-        ``flow`` (corridor, time), all with units.
+        ``demand``, ``load``, ``generation`` (province, source, time), ``curtailment``,
+        ``unserved``, ``surplus``, ``net_import``, ``production_emissions``,
+        ``average_intensity``, ``consumption_intensity``, ``marginal_intensity``,
+        ``marginal_source_share`` (province, source, time), ``import_fraction``,
+        ``tracing_residual`` (time) and ``flow`` (corridor, time) with the ``corridor``
+        coordinates ``from_node``, ``to_node`` and ``loss_fraction``.
     """
+    if exchange not in EXCHANGES:
+        raise ValueError(f"exchange must be one of {EXCHANGES}, got {exchange!r}")
     overrides = parameters or {}
 
     def p(name):
-        return float(overrides.get(name, inputs.parameter(name)))
+        return _parameter(inputs, overrides, name)
 
     provinces = inputs.provinces
-    codes = list(provinces["province"].values)
+    codes = [str(c) for c in provinces["province"].values]
+    n_province = len(codes)
+    n_time = len(time)
+    if n_time != HOURS_PER_YEAR:
+        raise ValueError(f"time must have {HOURS_PER_YEAR} hours, got {n_time}")
     capacity = provinces["capacity"]
-    demand = base_demand(inputs, time)
-    load = (
-        demand
-        if ev_grid_draw is None
-        else demand + ev_grid_draw.reindex(province=codes, fill_value=0.0)
+
+    def cap(name):
+        return capacity.sel(capacity_source=name).values.astype(float)
+
+    demand = _base_demand(inputs)
+    load = demand
+    if ev_grid_draw is not None:
+        draw = ev_grid_draw.reindex(province=codes, fill_value=0.0).transpose("province", "time")
+        draw = np.asarray(draw.values, dtype=float)
+        if draw.shape != demand.shape or not np.isfinite(draw).all():
+            raise ValueError("ev_grid_draw must be finite with dims (province, time) over time")
+        load = demand + draw
+    wind, solar = _renewables(inputs)
+    nuclear = np.repeat(
+        (cap("nuclear") * (p("nuclear_utilisation_hours") / HOURS_PER_YEAR))[:, None],
+        n_time,
+        axis=1,
     )
-    renewables = variable_renewables(inputs, time)
-    ones = np.ones(HOURS_PER_YEAR)
-    nuclear = (
-        capacity.sel(capacity_source="nuclear").values[:, None]
-        * (p("nuclear_utilisation_hours") / HOURS_PER_YEAR)
-        * ones
-    )
-    hydro = (
-        capacity.sel(capacity_source="hydro").values[:, None]
-        * (p("hydro_utilisation_hours") / HOURS_PER_YEAR)
-        * ones
-    )
+    month, month_start = _months(time)
     start, end = int(p("heating_season_start_month")), int(p("heating_season_end_month"))
-    months = time.month.to_numpy()
+    months = month + 1
     heating = (
-        (months >= start) | (months <= end)
-        if start > end
-        else ((months >= start) & (months <= end))
+        (months >= start) | (months <= end) if start > end else (months >= start) & (months <= end)
     )
-    chp = capacity.sel(capacity_source="coal_chp").values[:, None] * (
-        p("coal_chp_min_load_fraction") * heating.astype(float)
+    chp = cap("coal_chp")[:, None] * (p("coal_chp_min_load_fraction") * heating.astype(float))
+
+    # hydro: monthly energy = capacity x utilisation hours x monthly share; a run-of-river
+    # share of it is must-run, flat within the month; the rest is dispatchable
+    hydro_capacity = cap("hydro")
+    monthly = (
+        hydro_capacity[:, None]
+        * p("hydro_utilisation_hours")
+        * hydro_monthly_shape(inputs, overrides)
     )
+    hours_in_month = np.diff(month_start).astype(float)
+    ror_share = p("hydro_run_of_river_share")
+    run_of_river = (ror_share * monthly / hours_in_month)[:, month]
+    hydro_room = np.maximum(hydro_capacity[:, None] - run_of_river, 0.0)
+
+    # corridors: scheduled ones (intra-regional ones idle in pool mode), then hub links
     corridors = inputs.corridors
     index = {code: i for i, code in enumerate(codes)}
     corridor_from = np.array([index[c] for c in corridors["from_province"].values], np.int64)
     corridor_to = np.array([index[c] for c in corridors["to_province"].values], np.int64)
-    schedule = (corridors["annual_energy"].values / HOURS_PER_YEAR)[:, None] * ones
-    generation, flow, unserved, surplus = dispatch(
-        load.transpose("province", "time").values.astype(float),
+    region = np.array([str(r) for r in provinces["grid_region"].values])
+    annual = corridors["annual_energy"].values.astype(float)
+    if exchange == "pool":
+        annual = np.where(region[corridor_from] == region[corridor_to], 0.0, annual)
+    hourly_schedule = annual / HOURS_PER_YEAR
+    schedule = np.repeat(hourly_schedule[:, None], n_time, axis=1)
+    corridor_loss = np.full(
+        corridor_from.size, _optional(inputs, overrides, "corridor_loss_fraction", 0.0)
+    )
+    hub_loss = np.full(n_province, _optional(inputs, overrides, "hub_loss_fraction", 0.0))
+    for name, value in (("corridor_loss_fraction", corridor_loss), ("hub_loss_fraction", hub_loss)):
+        if value.size and not (0.0 <= value[0] < 1.0):
+            raise InputError(f"{name} must be in [0, 1), got {value[0]}", file="parameters.csv")
+    if exchange == "pool":
+        regions = sorted(set(region))
+        pool = np.array([regions.index(r) for r in region], np.int64)
+        hub_capacity = _hub_capacity(inputs)
+    else:
+        regions = []
+        pool = np.full(n_province, -1, np.int64)
+        hub_capacity = np.zeros(n_province)
+
+    # dispatchable hydro shifted toward the hours of highest residual load
+    incidence = np.zeros((n_province, corridor_from.size))
+    incidence[corridor_from, np.arange(corridor_from.size)] += 1.0
+    incidence[corridor_to, np.arange(corridor_from.size)] -= 1.0 - corridor_loss
+    nominal_export = incidence @ hourly_schedule
+    residual = load + nominal_export[:, None] - nuclear - run_of_river - chp - wind - solar
+    dispatchable_hydro = schedule_hydro(
+        residual, hydro_room, (1.0 - ror_share) * monthly, month_start
+    )
+
+    costs = np.array([p("merit_cost_coal"), p("merit_cost_gas")])
+    rates = emission_rates(inputs, overrides)
+    merit = np.array([COAL, GAS] if costs[0] <= costs[1] else [GAS, COAL], np.int64)
+    generation, flow, to_hub, from_hub, unserved, surplus, share = dispatch(
+        np.ascontiguousarray(load),
         nuclear,
-        hydro,
+        run_of_river,
+        dispatchable_hydro,
         chp,
-        renewables["wind"].values,
-        renewables["solar"].values,
-        capacity.sel(capacity_source="coal").values.astype(float),
-        capacity.sel(capacity_source="gas").values.astype(float),
+        np.ascontiguousarray(wind),
+        np.ascontiguousarray(solar),
+        cap("coal"),
+        cap("gas"),
+        merit,
         corridor_from,
         corridor_to,
         schedule,
+        corridor_loss,
+        pool,
+        hub_capacity,
+        hub_loss,
     )
-    rates = emission_rates(inputs, overrides)
+
+    # every exchange as a corridor between nodes (provinces, then hubs)
+    nodes = codes + [f"hub_{r}" for r in regions]
+    names = [str(c) for c in corridors["corridor"].values]
+    from_node = [codes[i] for i in corridor_from]
+    to_node = [codes[i] for i in corridor_to]
+    all_from, all_to = list(corridor_from), list(corridor_to)
+    loss = list(corridor_loss)
+    flows = [flow]
+    if exchange == "pool":
+        members = np.flatnonzero(pool >= 0)
+        hub_node = n_province + pool[members]
+        for direction, block in (("to", to_hub), ("from", from_hub)):
+            for i, h in zip(members, hub_node, strict=True):
+                hub = nodes[h]
+                if direction == "to":
+                    names.append(f"{codes[i]}>{hub}")
+                    from_node.append(codes[i]), to_node.append(hub)
+                    all_from.append(i), all_to.append(h)
+                else:
+                    names.append(f"{hub}>{codes[i]}")
+                    from_node.append(hub), to_node.append(codes[i])
+                    all_from.append(h), all_to.append(i)
+                loss.append(hub_loss[i])
+            flows.append(block[members])
+    all_flow = np.ascontiguousarray(np.concatenate(flows, axis=0))
+    all_from = np.array(all_from, np.int64)
+    all_to = np.array(all_to, np.int64)
+    loss = np.array(loss, float)
+
     emissions_kg = np.einsum("pst,s->pt", generation, rates.values)
     total = generation.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         average = np.where(total > 0, emissions_kg / np.where(total > 0, total, 1.0), 0.0)
-    traced, import_fraction, residual = consumption_intensity(
-        total, emissions_kg, corridor_from, corridor_to, flow
-    )
-    marginal = _marginal_intensity(generation, chp, capacity, rates.values)
-    available = renewables["wind"].values + renewables["solar"].values
-    curtailment = available - generation[:, 4, :] - generation[:, 5, :]
-    net_import = np.zeros_like(total)
-    np.add.at(net_import, corridor_to, flow)
-    np.subtract.at(net_import, corridor_from, flow)
-    coords = {"province": codes, "time": time}
+    node_total = np.zeros((len(nodes), n_time))
+    node_total[:n_province] = total
+    node_emissions = np.zeros((len(nodes), n_time))
+    node_emissions[:n_province] = emissions_kg
+    if _TRACING_TAKES_LOSS:
+        traced, import_fraction, tracing_residual = consumption_intensity(
+            node_total, node_emissions, all_from, all_to, all_flow, loss
+        )
+    else:
+        # the kernel has no loss argument: pass what the receivers get (exact when the
+        # losses are 0, the default; with losses the lost energy's emissions stay unassigned)
+        traced, import_fraction, tracing_residual = consumption_intensity(
+            node_total, node_emissions, all_from, all_to, all_flow * (1.0 - loss)[:, None]
+        )
+    traced = traced[:n_province]
+    import_fraction = import_fraction[:n_province]
+    marginal = np.einsum("pst,s->pt", share, rates.values)
+    curtailment = np.maximum(wind + solar - generation[:, 4, :] - generation[:, 5, :], 0.0)
+    node_incidence = np.zeros((n_province, all_from.size))
+    into = all_to < n_province
+    node_incidence[all_to[into], np.flatnonzero(into)] += 1.0 - loss[into]
+    out = all_from < n_province
+    node_incidence[all_from[out], np.flatnonzero(out)] -= 1.0
+    net_import = node_incidence @ all_flow
+
     dims = ("province", "time")
     result = xr.Dataset(
         {
-            "demand": demand,
-            "load": (dims, load.transpose("province", "time").values),
+            "demand": (dims, demand),
+            "load": (dims, load),
             "generation": (("province", "source", "time"), generation),
-            "curtailment": (dims, np.maximum(curtailment, 0.0)),
+            "curtailment": (dims, curtailment),
             "unserved": (dims, unserved),
             "surplus": (dims, surplus),
             "net_import": (dims, net_import),
@@ -187,11 +429,21 @@ def simulate_grid(
             "average_intensity": (dims, average),
             "consumption_intensity": (dims, traced),
             "marginal_intensity": (dims, marginal),
+            "marginal_source_share": (("province", "source", "time"), share),
             "import_fraction": (dims, import_fraction),
-            "flow": (("corridor", "time"), flow),
-            "tracing_residual": ("time", residual),
+            "flow": (("corridor", "time"), all_flow),
+            "tracing_residual": ("time", tracing_residual),
         },
-        coords={**coords, "source": list(SOURCES), "corridor": corridors["corridor"].values},
+        coords={
+            "province": codes,
+            "time": time,
+            "source": list(SOURCES),
+            "corridor": names,
+            "from_node": ("corridor", from_node),
+            "to_node": ("corridor", to_node),
+            "loss_fraction": ("corridor", loss),
+        },
+        attrs={"exchange": exchange},
     )
     units = {
         "demand": "MWh",
@@ -205,18 +457,30 @@ def simulate_grid(
         "average_intensity": "kg MWh-1",
         "consumption_intensity": "kg MWh-1",
         "marginal_intensity": "kg MWh-1",
+        "marginal_source_share": "1",
         "import_fraction": "1",
         "flow": "MWh",
         "tracing_residual": "1",
     }
     for name, unit in units.items():
         result[name].attrs["units"] = unit
+    result["demand"].attrs["long_name"] = "provincial demand without EVs"
     result["load"].attrs["long_name"] = "demand served in the province, EVs included"
     result["surplus"].attrs["long_name"] = "must-run and imported energy not absorbed"
     result["import_fraction"].attrs["long_name"] = "share of supply that was imported"
-    result["flow"].attrs["long_name"] = "energy carried by each corridor"
+    result["flow"].attrs["long_name"] = "energy sent on each corridor (hub links included)"
     result["tracing_residual"].attrs["long_name"] = "largest relative residual of tracing"
+    result["loss_fraction"].attrs.update(units="1", long_name="share of the flow lost")
     return result
+
+
+def _hub_capacity(inputs: InputSet) -> np.ndarray:
+    """Capacity of each province's link to its regional hub [MW]."""
+    if "hub_capacity" not in inputs.provinces:
+        raise InputError(
+            "pool exchange needs hub_links.csv (province-to-hub capacity)", file="hub_links.csv"
+        )
+    return inputs.provinces["hub_capacity"].values.astype(float)
 
 
 def report_imbalance(grid: xr.Dataset, label: str = "") -> None:
@@ -241,17 +505,3 @@ def report_imbalance(grid: xr.Dataset, label: str = "") -> None:
             logger.warning(
                 "%s%s energy as share of annual load: %s", label, name, ", ".join(notable)
             )
-
-
-def _marginal_intensity(generation, chp, capacity, rates) -> np.ndarray:
-    """Emission rate of the last dispatched source [kg MWh-1].
-
-    Gas if any gas runs; else coal if coal runs above its CHP floor; else the must-run /
-    variable sources are at the margin (hydro spilled or wind and solar curtailed): their
-    rate, taken as the lowest-emitting source that is running.
-    """
-    gas_running = generation[:, 1, :] > 1e-9
-    coal_above_floor = generation[:, 0, :] > chp + 1e-9
-    marginal = np.where(gas_running, rates[1], np.where(coal_above_floor, rates[0], np.nan))
-    clean = np.min(rates[2:])
-    return np.where(np.isnan(marginal), clean, marginal)

@@ -60,6 +60,9 @@ REQUIRED_PARAMETERS = (
     "hydro_utilisation_hours",
     "nuclear_utilisation_hours",
     "coal_chp_min_load_fraction",
+    "hydro_run_of_river_share",
+    "merit_cost_coal",
+    "merit_cost_gas",
     "heating_season_start_month",
     "heating_season_end_month",
     "base_year",
@@ -179,6 +182,19 @@ CORRIDORS = TableSpec(
     ),
     "inter-provincial corridors",
 )
+HUB_LINKS = TableSpec(
+    "hub_links.csv",
+    "province",
+    (
+        _c("province", "str"),
+        _c("grid_region", "str", choices=GRID_REGIONS),
+        _c("hub", "str"),
+        _c("capacity_mw", units="MW", minimum=0, long_name="province-to-hub link capacity"),
+        _c("partners", "str", allow_missing=True),
+        _c("source", "str"),
+    ),
+    "province-to-regional-hub link capacity (pool exchange mode)",
+)
 PARAMETERS = TableSpec(
     "parameters.csv",
     "name",
@@ -257,6 +273,7 @@ TABLES = (
     PROVINCES,
     CAPACITY,
     CORRIDORS,
+    HUB_LINKS,
     PARAMETERS,
     SEGMENTS,
     CHARGING_MODES_TABLE,
@@ -723,9 +740,24 @@ def load_inputs(path: str | Path) -> InputSet:
         table = read_hourly_table(folder, variable, codes, required)
         hourly[variable] = table.reindex(columns=codes, fill_value=0.0)
 
+    hubs_frame = frames[HUB_LINKS.file]
+    _check_reference(hubs_frame["province"], codes, HUB_LINKS, "province", folder, "province")
+    hubs_frame = hubs_frame.set_index("province").reindex(codes)
+    mismatch = hubs_frame["grid_region"].to_numpy() != provinces_frame["grid_region"].to_numpy()
+    if hubs_frame["capacity_mw"].isna().any() or mismatch.any():
+        raise InputError(
+            "expected one row per province with the province's grid_region",
+            file=str(folder / HUB_LINKS.file),
+            column="grid_region",
+        )
+    provinces_dataset = _provinces_dataset(provinces_frame, capacity_indexed)
+    provinces_dataset["hub_capacity"] = ("province", hubs_frame["capacity_mw"].to_numpy(float))
+    provinces_dataset["hub_capacity"].attrs.update(
+        units="MW", long_name="capacity of the link to the regional hub"
+    )
     return InputSet(
         cities=_cities_dataset(cities_frame, climate_frame),
-        provinces=_provinces_dataset(provinces_frame, capacity_indexed),
+        provinces=provinces_dataset,
         hourly=_hourly_dataset(hourly, codes),
         corridors=_dataset(corridors_frame, CORRIDORS, "corridor"),
         parameters=_parameters_dataset(parameters_frame),

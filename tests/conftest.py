@@ -37,6 +37,7 @@ def write_small_inputs(target: Path, provinces=SMALL_PROVINCES) -> Path:
     for name, column in (
         ("provinces.csv", "province"),
         ("capacity.csv", "province"),
+        ("hub_links.csv", "province"),
         ("cities.csv", "province"),
     ):
         frame = pd.read_csv(target / name, dtype=str, keep_default_na=False)

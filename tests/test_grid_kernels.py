@@ -1,4 +1,4 @@
-"""Dispatch and flow tracing on hand-computed cases and conservation laws."""
+"""Dispatch and flow tracing on hand-computed cases, LP oracles and conservation laws."""
 
 from __future__ import annotations
 
@@ -8,103 +8,150 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from hourlysim._kernels.dispatch import COAL, GAS, HYDRO, NUCLEAR, SOLAR, WIND, dispatch
+from hourlysim._kernels.dispatch import (
+    COAL,
+    GAS,
+    HYDRO,
+    NUCLEAR,
+    SOLAR,
+    WIND,
+    dispatch,
+    merit_order_kernel,
+    schedule_hydro,
+)
 from hourlysim._kernels.tracing import consumption_intensity
 
-NO_CORRIDOR = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 1)))
+MERIT = np.array([COAL, GAS], np.int64)
+# LP costs that encode the stack order: keeping nuclear, CHP floor, hydro, wind/solar is
+# rewarded (so the LP curtails wind/solar first, then hydro, CHP, nuclear); coal < gas;
+# unserved and unabsorbed energy cost 1000
+STACK_COST = np.array([-4.0, -3.0, -2.0, -1.0, 10.0, 20.0])
+PENALTY = 1000.0
 
 
-def _one(value):
-    return np.array([[float(value)]])
+def _run(
+    load,
+    nuclear=0.0,
+    hydro=0.0,
+    chp=0.0,
+    wind=0.0,
+    solar=0.0,
+    coal=0.0,
+    gas=0.0,
+    corridors=None,
+    pool=None,
+    hub_capacity=None,
+    hub_loss=None,
+    dispatchable_hydro=None,
+):
+    """Run the kernel on (province, time) arrays; scalars broadcast."""
+    load = np.atleast_2d(np.asarray(load, float))
+    shape = load.shape
+    n_p = shape[0]
 
+    def full(x):
+        return np.broadcast_to(np.asarray(x, float), shape).copy()
 
-def test_merit_order_hand_case():
-    """100 MWh load: 10 nuclear, 20 hydro, 15 wind, 5 solar, then coal 40 (cap) and gas 10."""
-    generation, flow, unserved, surplus = dispatch(
-        _one(100),
-        _one(10),
-        _one(20),
-        _one(0),
-        _one(15),
-        _one(5),
-        np.array([40.0]),
-        np.array([30.0]),
-        *NO_CORRIDOR,
+    frm, to, schedule, loss = corridors or (
+        np.zeros(0, np.int64),
+        np.zeros(0, np.int64),
+        np.zeros((0, shape[1])),
+        np.zeros(0),
     )
-    assert generation[0, :, 0].tolist() == [40, 10, 20, 10, 15, 5]
+    return dispatch(
+        load,
+        full(nuclear),
+        full(hydro),
+        full(0.0 if dispatchable_hydro is None else dispatchable_hydro),
+        full(chp),
+        full(wind),
+        full(solar),
+        np.broadcast_to(np.asarray(coal, float), (n_p,)).copy(),
+        np.broadcast_to(np.asarray(gas, float), (n_p,)).copy(),
+        MERIT,
+        frm,
+        to,
+        schedule,
+        loss,
+        np.full(n_p, -1, np.int64) if pool is None else np.asarray(pool, np.int64),
+        np.zeros(n_p) if hub_capacity is None else np.asarray(hub_capacity, float),
+        np.zeros(n_p) if hub_loss is None else np.asarray(hub_loss, float),
+    )
+
+
+def test_stack_hand_case():
+    """100 MWh load: 10 nuclear, 20 hydro, 15 wind, 5 solar, then coal 40 (cap) and gas 10."""
+    generation, flow, _, _, unserved, surplus, share = _run(
+        [[100.0]], nuclear=10, hydro=20, wind=15, solar=5, coal=40, gas=30
+    )
+    np.testing.assert_allclose(generation[0, :, 0], [40, 10, 20, 10, 15, 5], rtol=1e-12)
     assert unserved[0, 0] == 0 and surplus[0, 0] == 0
+    assert share[0, :, 0].tolist() == [0, 1, 0, 0, 0, 0]  # gas is part-loaded
 
 
 def test_unserved_when_capacity_short():
-    generation, _, unserved, _ = dispatch(
-        _one(100),
-        _one(0),
-        _one(0),
-        _one(0),
-        _one(0),
-        _one(0),
-        np.array([30.0]),
-        np.array([20.0]),
-        *NO_CORRIDOR,
-    )
+    generation, _, _, _, unserved, _, share = _run([[100.0]], coal=30, gas=20)
     assert generation[0, COAL, 0] == 30 and generation[0, GAS, 0] == 20
     assert unserved[0, 0] == 50
+    # shortage: the last source running (gas) is reported at the margin
+    assert share[0, GAS, 0] == 1
 
 
 def test_curtailment_then_spill_order():
     """Load 20 against must-run 25 (nuclear 10, hydro 15) and 30 wind: wind goes first."""
-    generation, _, unserved, surplus = dispatch(
-        _one(20),
-        _one(10),
-        _one(15),
-        _one(0),
-        _one(30),
-        _one(0),
-        np.array([50.0]),
-        np.array([0.0]),
-        *NO_CORRIDOR,
+    generation, _, _, _, unserved, surplus, share = _run(
+        [[20.0]], nuclear=10, hydro=15, wind=30, coal=50
     )
     assert generation[0, WIND, 0] == 0
     assert generation[0, HYDRO, 0] == 10
     assert generation[0, NUCLEAR, 0] == 10
     assert unserved[0, 0] == 0 and surplus[0, 0] == 0
+    assert share[0, HYDRO, 0] == 1  # hydro is being spilled: it takes the next MWh
+
+
+def test_curtailed_wind_and_solar_share_the_margin():
+    generation, *_, share = _run([[40.0]], nuclear=10, wind=30, solar=10, coal=50)
+    assert generation[0, WIND, 0] == pytest.approx(22.5)
+    assert generation[0, SOLAR, 0] == pytest.approx(7.5)
+    np.testing.assert_allclose(share[0, [WIND, SOLAR], 0], [0.75, 0.25])
 
 
 def test_chp_must_run_counts_as_coal():
-    generation, *_ = dispatch(
-        _one(50),
-        _one(0),
-        _one(0),
-        _one(20),
-        _one(45),
-        _one(0),
-        np.array([100.0]),
-        np.array([0.0]),
-        *NO_CORRIDOR,
-    )
+    generation, *_ = _run([[50.0]], chp=20, wind=45, coal=100)
     # CHP floor 20 stays on; wind curtailed to 30
     assert generation[0, COAL, 0] == 20
     assert generation[0, WIND, 0] == pytest.approx(30)
 
 
-def test_corridor_moves_energy_and_is_reduced_when_receiver_is_full():
-    load = np.array([[50.0], [10.0]])
-    zeros = np.zeros((2, 1))
-    schedule = np.array([[30.0]])
-    # receiver B has 10 load and 25 must-run hydro: it cannot take any import
-    hydro = np.array([[0.0], [25.0]])
-    generation, flow, unserved, surplus = dispatch(
-        load,
-        zeros,
-        hydro,
-        zeros,
-        zeros,
-        zeros,
-        np.array([100.0, 0.0]),
-        np.zeros(2),
-        np.array([0], np.int64),
-        np.array([1], np.int64),
+def test_gas_first_when_cheaper():
+    load = np.array([[50.0]])
+    z = np.zeros((1, 1))
+    generation, *_ = dispatch(
+        load, z, z, z, z, z, z, np.array([40.0]), np.array([30.0]),
+        np.array([GAS, COAL], np.int64),
+        np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 1)), np.zeros(0),
+        np.array([-1], np.int64), np.zeros(1), np.zeros(1),
+    )  # fmt: skip
+    assert generation[0, GAS, 0] == 30 and generation[0, COAL, 0] == 20
+
+
+def _corridor(frm, to, schedule, loss=0.0):
+    schedule = np.atleast_2d(np.asarray(schedule, float))
+    return (
+        np.asarray(frm, np.int64),
+        np.asarray(to, np.int64),
         schedule,
+        np.full(len(frm), loss),
+    )
+
+
+def test_corridor_is_reduced_when_receiver_is_full():
+    # receiver B has 10 load and 25 must-run hydro: it cannot take any import
+    generation, flow, _, _, unserved, surplus, _ = _run(
+        [[50.0], [10.0]],
+        hydro=[[0.0], [25.0]],
+        coal=[100.0, 0.0],
+        corridors=_corridor([0], [1], [[30.0]]),
     )
     assert flow[0, 0] == pytest.approx(0.0)
     assert generation[0, COAL, 0] == pytest.approx(50)
@@ -114,20 +161,11 @@ def test_corridor_moves_energy_and_is_reduced_when_receiver_is_full():
 
 def test_sender_short_of_capacity_sends_less():
     """A (load 50, coal 60) is scheduled to send 30 to B: only 10 is left to send."""
-    load = np.array([[50.0], [40.0]])
-    zeros = np.zeros((2, 1))
-    generation, flow, unserved, surplus = dispatch(
-        load,
-        zeros,
-        zeros,
-        zeros,
-        zeros,
-        zeros,
-        np.array([60.0, 0.0]),
-        np.array([0.0, 100.0]),
-        np.array([0], np.int64),
-        np.array([1], np.int64),
-        np.array([[30.0]]),
+    generation, flow, _, _, unserved, _, _ = _run(
+        [[50.0], [40.0]],
+        coal=[60.0, 0.0],
+        gas=[0.0, 100.0],
+        corridors=_corridor([0], [1], [[30.0]]),
     )
     assert flow[0, 0] == pytest.approx(10.0)
     assert generation[0, COAL, 0] == pytest.approx(60.0)
@@ -135,72 +173,248 @@ def test_sender_short_of_capacity_sends_less():
     assert unserved.sum() == pytest.approx(0.0)
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.integers(0, 2**31 - 1))
-def test_energy_balance_random(seed):
-    """generation + imports - exports = load - unserved + surplus, every province-hour."""
-    rng = np.random.default_rng(seed)
-    n_p, n_t, n_k = 5, 24, 6
+def test_corridor_loss_sender_sends_more_than_receiver_gets():
+    """B (load 40, no supply) imports 30 over a 10% loss line from A: it gets 27."""
+    generation, flow, _, _, unserved, _, _ = _run(
+        [[10.0], [40.0]], coal=[100.0, 0.0], corridors=_corridor([0], [1], [[30.0]], 0.1)
+    )
+    assert flow[0, 0] == pytest.approx(30.0)
+    assert generation[0, COAL, 0] == pytest.approx(40.0)
+    assert unserved[1, 0] == pytest.approx(13.0)
+
+
+def _random_system(rng, n_p, n_t):
     load = rng.uniform(10, 100, (n_p, n_t))
     nuclear, hydro, chp, wind, solar = (rng.uniform(0, 30, (n_p, n_t)) for _ in range(5))
     coal = rng.uniform(0, 80, n_p)
     chp = np.minimum(chp, coal[:, None])
     gas = rng.uniform(0, 30, n_p)
+    return load, nuclear, hydro, chp, wind, solar, coal, gas
+
+
+def _balance(generation, flow, frm, to, loss, to_hub, from_hub, hub_loss, unserved, surplus):
+    """generation + received - sent + unserved - surplus, per province-hour."""
+    received = np.zeros_like(unserved)
+    np.add.at(received, to, flow * (1 - loss)[:, None])
+    np.subtract.at(received, frm, flow)
+    received += from_hub * (1 - hub_loss)[:, None] - to_hub
+    return generation.sum(axis=1) + received + unserved - surplus
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.sampled_from([0.0, 0.05]), st.booleans())
+def test_energy_balance_random(seed, loss, pooled):
+    """Every province-hour balances; flows within schedule, hub links within capacity."""
+    rng = np.random.default_rng(seed)
+    n_p, n_t, n_k = 6, 24, 6
+    load, nuclear, hydro, chp, wind, solar, coal, gas = _random_system(rng, n_p, n_t)
     frm = rng.integers(0, n_p, n_k)
     to = (frm + rng.integers(1, n_p, n_k)) % n_p
     schedule = rng.uniform(0, 20, (n_k, n_t))
-    generation, flow, unserved, surplus = dispatch(
-        load, nuclear, hydro, chp, wind, solar, coal, gas, frm, to, schedule
-    )
-    net_in = np.zeros((n_p, n_t))
-    np.add.at(net_in, to, flow)
-    np.subtract.at(net_in, frm, flow)
+    pool = np.array([0, 0, 0, 1, 1, -1]) if pooled else np.full(n_p, -1)
+    hub_capacity = rng.uniform(0, 40, n_p)
+    hub_loss = np.full(n_p, loss)
+    generation, flow, to_hub, from_hub, unserved, surplus, share = _run(
+        load, nuclear, hydro, chp, wind, solar, coal, gas,
+        corridors=(frm, to, schedule, np.full(n_k, loss)),
+        pool=pool, hub_capacity=hub_capacity, hub_loss=hub_loss,
+    )  # fmt: skip
     np.testing.assert_allclose(
-        generation.sum(axis=1) + net_in, load - unserved + surplus, atol=1e-9
-    )
-    assert (generation >= -1e-12).all()
+        _balance(generation, flow, frm, to, np.full(n_k, loss), to_hub, from_hub, hub_loss,
+                 unserved, surplus),
+        load, atol=1e-8,
+    )  # fmt: skip
+    assert (generation >= -1e-12).all() and (unserved >= 0).all() and (surplus >= 0).all()
     assert (flow <= schedule + 1e-12).all() and (flow >= 0).all()
     assert (generation[:, WIND] <= wind + 1e-12).all()
     assert (generation[:, SOLAR] <= solar + 1e-12).all()
     assert (generation[:, GAS] <= gas[:, None] + 1e-12).all()
+    assert (generation[:, COAL] <= coal[:, None] + 1e-9).all()
+    assert (to_hub <= hub_capacity[:, None] + 1e-9).all()
+    assert (from_hub <= hub_capacity[:, None] + 1e-9).all()
+    assert not ((to_hub > 0) & (from_hub > 0)).any()
+    for g in (0, 1):
+        members = pool == g
+        sent = (to_hub[members] * (1 - loss)).sum(axis=0)
+        np.testing.assert_allclose(sent, from_hub[members].sum(axis=0), atol=1e-8)
+    assert (to_hub[pool < 0] == 0).all() and (from_hub[pool < 0] == 0).all()
+    total_share = share.sum(axis=1)
+    assert np.isclose(total_share, 1.0).all()  # every province here has some supply
 
 
-def test_single_province_dispatch_matches_lp():
-    """Without transfers, the dispatch solves the LP of its priority order.
+def _stack_lp(load, stacks, hub_capacity=None):
+    """Cost of the optimal dispatch of one hour: provinces alone or pooled through a hub.
 
-    Costs encode the order: keeping nuclear (-4), hydro (-2), wind and solar (-1) is
-    rewarded, so the LP curtails wind and solar first, then hydro, then nuclear; coal (10)
-    is cheaper than gas (20); unserved energy costs 1000.
+    Variables per province: six stack segments, unserved, surplus (then to-hub, from-hub).
     """
+    n_p = len(load)
+    per = 8 if hub_capacity is None else 10
+    cost = np.zeros(n_p * per)
+    bounds = []
+    a_eq = np.zeros((n_p + (hub_capacity is not None), n_p * per))
+    for i in range(n_p):
+        base = i * per
+        cost[base : base + 6] = STACK_COST
+        cost[base + 6 : base + 8] = PENALTY
+        bounds += [(0, s) for s in stacks[i]] + [(0, None), (0, None)]
+        a_eq[i, base : base + 7] = 1.0
+        a_eq[i, base + 7] = -1.0
+        if hub_capacity is not None:
+            bounds += [(0, hub_capacity[i]), (0, hub_capacity[i])]
+            a_eq[i, base + 8] = -1.0  # sent to the hub
+            a_eq[i, base + 9] = 1.0  # received from the hub
+            a_eq[n_p, base + 8] = 1.0
+            a_eq[n_p, base + 9] = -1.0
+    b_eq = np.concatenate([load, [0.0] if hub_capacity is not None else []])
+    result = linprog(cost, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+    assert result.status == 0
+    return result.fun
+
+
+def _our_cost(generation, unserved, surplus, chp):
+    g = generation[:, :, 0]
+    segments = np.stack(
+        [g[:, NUCLEAR], chp, g[:, HYDRO], g[:, WIND] + g[:, SOLAR], g[:, COAL] - chp, g[:, GAS]],
+        axis=1,
+    )
+    return (segments * STACK_COST).sum() + PENALTY * (unserved.sum() + surplus.sum())
+
+
+@pytest.mark.parametrize("pooled", [False, True])
+def test_dispatch_matches_lp(pooled):
+    """Alone or pooled through a hub (no losses), the dispatch solves its stack LP."""
     rng = np.random.default_rng(3)
-    for _ in range(50):
-        load, nuclear, hydro, wind, solar = rng.uniform(0, 60, 5)
-        coal, gas = rng.uniform(0, 60, 2)
-        generation, _, unserved, surplus = dispatch(
-            _one(load),
-            _one(nuclear),
-            _one(hydro),
-            _one(0),
-            _one(wind),
-            _one(solar),
-            np.array([coal]),
-            np.array([gas]),
-            *NO_CORRIDOR,
+    n_p = 4
+    for _ in range(60):
+        load, nuclear, hydro, chp, wind, solar, coal, gas = _random_system(rng, n_p, 1)
+        load = rng.uniform(0, 160, (n_p, 1))
+        chp = np.minimum(rng.uniform(0, 30, (n_p, 1)) * rng.integers(0, 2), coal[:, None])
+        hub_capacity = rng.uniform(0, 60, n_p) * rng.integers(0, 2, n_p)
+        generation, _, to_hub, from_hub, unserved, surplus, _ = _run(
+            load, nuclear, hydro, chp, wind, solar, coal, gas,
+            pool=np.zeros(n_p, np.int64) if pooled else None, hub_capacity=hub_capacity,
+        )  # fmt: skip
+        # the LP sees the CHP floor as its own segment; coal above it as the next
+        actual_chp = np.minimum(generation[:, COAL, 0], chp[:, 0])
+        stacks = np.stack(
+            [nuclear[:, 0], chp[:, 0], hydro[:, 0], wind[:, 0] + solar[:, 0],
+             np.maximum(coal - chp[:, 0], 0), gas],
+            axis=1,
+        )  # fmt: skip
+        expected = _stack_lp(load[:, 0], stacks, hub_capacity if pooled else None)
+        ours = _our_cost(generation, unserved, surplus, actual_chp)
+        assert ours == pytest.approx(expected, rel=1e-9, abs=1e-7)
+
+
+def test_pool_hand_case():
+    """A (load 20, coal 100) and B (load 50, nothing) share a hub; B's link carries 40."""
+    generation, _, to_hub, from_hub, unserved, _, share = _run(
+        [[20.0], [50.0]], coal=[100.0, 0.0], pool=[0, 0], hub_capacity=[100.0, 40.0]
+    )
+    assert to_hub[0, 0] == pytest.approx(40) and from_hub[1, 0] == pytest.approx(40)
+    assert generation[0, COAL, 0] == pytest.approx(60)
+    assert unserved[1, 0] == pytest.approx(10)
+    assert share[0, COAL, 0] == 1  # A's coal is at the margin of A
+
+
+def test_pool_importer_load_raises_exporter_generation():
+    """One more MWh in B (importer) is generated by A's coal through the hub."""
+    kwargs = dict(coal=[100.0, 10.0], pool=[0, 0], hub_capacity=[100.0, 100.0])
+    before = _run([[20.0], [50.0]], **kwargs)[0]
+    after = _run([[20.0], [51.0]], **kwargs)[0]
+    increase = after.sum(axis=1) - before.sum(axis=1)
+    assert increase.sum() == pytest.approx(1.0)
+    assert increase[0, 0] > 0  # the exporter generates part of it
+
+
+def test_merit_order_hand_case_and_ties():
+    net = np.array([-5.0, 0.0, 25.0, 30.0, 45.0, 100.0])
+    capacity = np.array([10.0, 20.0, 15.0])
+    cost = np.array([5.0, 1.0, 5.0])
+    rate = np.array([900.0, 0.0, 400.0])  # tie between 0 and 2: cleaner (2) first
+    dispatch_, marginal = merit_order_kernel(
+        net, np.broadcast_to(capacity, (6, 3)).copy(), cost, rate
+    )
+    np.testing.assert_allclose(dispatch_[2], [0, 20, 5])
+    np.testing.assert_allclose(dispatch_[3], [0, 20, 10])
+    np.testing.assert_allclose(dispatch_[5], [10, 20, 15])
+    # exactly at source 1's cap (30 = 20 + 10)? no: 30 = 20 + 10 of source 2 -> 2 part-loaded
+    assert marginal.tolist() == [-1, -1, 2, 2, -1, -1]
+    dispatch_, marginal = merit_order_kernel(
+        np.array([20.0, 35.0]), np.broadcast_to(capacity, (2, 3)).copy(), cost, rate
+    )
+    # 20 fills source 1 exactly: the next MWh comes from source 2; 35 fills 1 and 2: from 0
+    assert marginal.tolist() == [2, 0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_merit_order_matches_lp(seed):
+    """Same cost as HiGHS on random hours (ties, shortage and negative load included);
+    same emissions where the tie-break makes them defined (LP with emissions as a
+    lexicographic second objective)."""
+    rng = np.random.default_rng(seed)
+    n_t, n_s = 12, 5
+    cost = rng.integers(1, 4, n_s).astype(float)  # small integers: ties are frequent
+    rate = rng.choice([0.0, 430.0, 853.0], n_s)
+    capacity = rng.uniform(0, 30, (n_t, n_s)) * (rng.random((n_t, n_s)) > 0.2)
+    net = rng.uniform(-20, 120, n_t)
+    dispatch_, marginal = merit_order_kernel(net, capacity, cost, rate)
+    for t in range(n_t):
+        demand = max(net[t], 0.0)
+        served = min(demand, capacity[t].sum())
+        # stage 1: least cost for the energy that can be served
+        lp = linprog(
+            cost, A_eq=[np.ones(n_s)], b_eq=[served],
+            bounds=[(0, c) for c in capacity[t]], method="highs",
+        )  # fmt: skip
+        assert lp.status == 0
+        assert dispatch_[t].sum() == pytest.approx(served, abs=1e-9)
+        assert cost @ dispatch_[t] == pytest.approx(lp.fun, rel=1e-9, abs=1e-9)
+        # stage 2: least emissions among least-cost dispatches (the tie-break's meaning)
+        lp2 = linprog(
+            rate, A_eq=[np.ones(n_s), cost], b_eq=[served, lp.fun],
+            bounds=[(0, c) for c in capacity[t]], method="highs",
+        )  # fmt: skip
+        assert lp2.status == 0
+        assert rate @ dispatch_[t] == pytest.approx(lp2.fun, rel=1e-7, abs=1e-6)
+        assert (dispatch_[t] <= capacity[t] + 1e-12).all()
+        if net[t] <= 0 or net[t] >= capacity[t].sum():
+            assert marginal[t] == -1
+        else:
+            m = marginal[t]
+            assert dispatch_[t, m] < capacity[t, m]
+            # no cheaper (or tied and cleaner) source has room left
+            cheaper = (cost < cost[m]) | ((cost == cost[m]) & (rate < rate[m]))
+            assert (dispatch_[t, cheaper] >= capacity[t, cheaper] - 1e-9).all()
+
+
+def test_hydro_schedule_meets_monthly_budget_and_shaves_peaks():
+    rng = np.random.default_rng(7)
+    n_p, n_t = 3, 60
+    starts = np.array([0, 20, 45, 60], np.int64)
+    residual = rng.uniform(-20, 100, (n_p, n_t))
+    capacity = np.broadcast_to(rng.uniform(10, 40, (n_p, 1)), (n_p, n_t)).copy()
+    budget = rng.uniform(0, 600, (n_p, 3))
+    budget[0, 1] = 1e6  # more water than the month's capacity: runs at capacity
+    hydro = schedule_hydro(residual, capacity, budget, starts)
+    assert (hydro >= 0).all() and (hydro <= capacity + 1e-9).all()
+    for m in range(3):
+        month = slice(starts[m], starts[m + 1])
+        monthly_cap = capacity[:, month].sum(axis=1)
+        np.testing.assert_allclose(
+            hydro[:, month].sum(axis=1), np.minimum(budget[:, m], monthly_cap), rtol=1e-9
         )
-        # variables: coal, gas, hydro, nuclear, wind, solar, unserved
-        cost = np.array([10, 20, -2, -4, -1, -1, 1000])
-        upper = [coal, gas, hydro, nuclear, wind, solar, None]
-        result = linprog(
-            cost,
-            A_eq=[[1, 1, 1, 1, 1, 1, 1]],
-            b_eq=[load],
-            bounds=[(0, u) for u in upper],
-            method="highs",
-        )
-        assert result.status == 0
-        ours = cost[:6] @ generation[0, :, 0] + 1000 * unserved[0, 0]
-        assert ours == pytest.approx(result.fun, rel=1e-9, abs=1e-9)
-        assert surplus[0, 0] == pytest.approx(0.0)
+        for p in range(n_p):
+            h, r, c = hydro[p, month], residual[p, month], capacity[p, month]
+            part = (h > 1e-9) & (h < c - 1e-9)
+            if part.any():
+                level = (r - h)[part][0]
+                # peak shaving: partial hours sit at one level; idle hours are below it,
+                # full hours above it
+                np.testing.assert_allclose((r - h)[part], level, atol=1e-6)
+                assert (r[h <= 1e-9] <= level + 1e-6).all()
+                assert (r[h >= c - 1e-9] - c[h >= c - 1e-9] >= level - 1e-6).all()
 
 
 def test_tracing_hand_case():

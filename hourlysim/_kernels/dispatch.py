@@ -1,6 +1,15 @@
-"""Stage 3 kernels: merit-order dispatch per province-hour with scheduled transfers.
+"""Stage 3 kernels: merit-order dispatch, monthly hydro scheduling and regional pools.
 
 Source order in every array: 0 coal, 1 gas, 2 hydro, 3 nuclear, 4 wind, 5 solar.
+
+The supply stack of one province-hour is a list of six *segments*, used in this order:
+nuclear, coal CHP heating-season floor, hydro (run-of-river plus the dispatchable hydro
+scheduled for that hour), wind + solar (pro rata), then the two dispatchable sources (coal
+above its CHP floor, gas) in merit order. A stack position ``lam`` in [0, 6] says how far
+up the stack a province runs: segment ``k`` delivers ``a_k * clip(lam - k, 0, 1)``. Running
+below segment 3 means wind and solar are curtailed (then hydro spilled, then CHP and nuclear
+backed down), in this order, which is the merit order of the LP whose costs reward keeping
+nuclear, hydro and wind/solar (see the tests).
 """
 
 from __future__ import annotations
@@ -11,187 +20,550 @@ from ._jit import kernel
 
 COAL, GAS, HYDRO, NUCLEAR, WIND, SOLAR = 0, 1, 2, 3, 4, 5
 N_SOURCES = 6
+#: segments of the supply stack (see the module docstring)
+SEG_NUCLEAR, SEG_CHP, SEG_HYDRO, SEG_VARIABLE, SEG_FIRST, SEG_SECOND = 0, 1, 2, 3, 4, 5
+N_SEGMENTS = 6
 _MAX_TRANSFER_ROUNDS = 50
+_HYDRO_BISECTIONS = 60
+_POOL_BISECTIONS = 100
+
+
+# ----------------------------------------------------------------------------------------
+# single-node merit order (public through hourlysim.grid.merit_order)
 
 
 @kernel
-def _balance_province(
-    load,
-    nuclear,
-    hydro,
-    chp_must_run,
-    wind,
-    solar,
-    coal_capacity,
-    gas_capacity,
-    generation,
-    hour,
-    province,
-):
-    """Dispatch one province-hour; return the surplus that could not be absorbed [MWh].
+def merit_order_kernel(net_load, capacity, cost, emission_rate):
+    """Dispatch sources in merit order for every hour of one node.
 
-    Must-run nuclear, hydro and CHP and all wind/solar are taken first; coal then gas fill
-    the rest. In a surplus, wind and solar are curtailed pro rata first, then hydro is
-    spilled, then CHP and nuclear are backed down; what is still left is returned.
+    Parameters
+    ----------
+    net_load : ndarray (hour,)
+        Load left for the dispatchable sources [MWh].
+    capacity : ndarray (hour, source)
+        Energy each source can deliver in the hour [MWh].
+    cost : ndarray (source,)
+        Cost of each source [any currency MWh-1].
+    emission_rate : ndarray (source,)
+        Emission rate [kg CO2 MWh-1]; breaks cost ties (cleaner first, then lower index).
+
+    Returns
+    -------
+    dispatch : ndarray (hour, source)
+        Energy dispatched [MWh].
+    marginal : ndarray of int64 (hour,)
+        Source that serves the next increment of load; -1 where net_load <= 0 (no
+        dispatchable source runs) or where no source has spare capacity (shortage).
     """
-    must_run = nuclear + hydro + chp_must_run
+    n_hour, n_source = capacity.shape
+    order = np.arange(n_source)
+    # insertion sort on (cost, emission_rate, index): stable, n_source is small
+    for i in range(1, n_source):
+        j = i
+        while j > 0:
+            a = order[j - 1]
+            b = order[j]
+            if cost[b] < cost[a] or (cost[b] == cost[a] and emission_rate[b] < emission_rate[a]):
+                order[j - 1] = b
+                order[j] = a
+                j -= 1
+            else:
+                break
+    dispatch = np.zeros((n_hour, n_source))
+    marginal = np.full(n_hour, -1, np.int64)
+    for t in range(n_hour):
+        remaining = net_load[t]
+        if remaining <= 0.0:
+            continue
+        for i in range(n_source):
+            s = order[i]
+            cap = max(capacity[t, s], 0.0)
+            if remaining <= 0.0:
+                if cap > 0.0 and marginal[t] < 0:
+                    marginal[t] = s
+                continue
+            g = min(remaining, cap)
+            dispatch[t, s] = g
+            remaining -= g
+            if g < cap and marginal[t] < 0:
+                marginal[t] = s
+    return dispatch, marginal
+
+
+# ----------------------------------------------------------------------------------------
+# monthly hydro budget
+
+
+@kernel
+def schedule_hydro(residual, capacity, budget, period_start):
+    """Shift each period's hydro energy toward its hours of highest residual load.
+
+    In every period (month) of every province, the dispatchable hydro follows
+    ``h_t = clip(r_t - level, 0, c_t)`` with the level chosen so that the period's hours sum
+    to its budget (peak shaving by water-filling). Where the budget exceeds the capacity
+    of every hour of the period, hydro runs at capacity and the rest cannot be used.
+
+    Parameters
+    ----------
+    residual : ndarray (province, time)
+        Residual load the hydro is shifted toward [MWh].
+    capacity : ndarray (province, time)
+        Dispatchable hydro capacity available in each hour [MWh].
+    budget : ndarray (province, period)
+        Dispatchable hydro energy of each period [MWh].
+    period_start : ndarray of int64 (period + 1,)
+        First hour of each period, then the number of hours.
+
+    Returns
+    -------
+    ndarray (province, time)
+        Scheduled dispatchable hydro [MWh].
+    """
+    n_province, n_time = residual.shape
+    hydro = np.zeros((n_province, n_time))
+    for p in range(n_province):
+        for m in range(period_start.size - 1):
+            start = period_start[m]
+            end = period_start[m + 1]
+            target = budget[p, m]
+            if target <= 0.0 or end <= start:
+                continue
+            total_cap = 0.0
+            low = np.inf
+            high = -np.inf
+            for t in range(start, end):
+                c = max(capacity[p, t], 0.0)
+                total_cap += c
+                low = min(low, residual[p, t] - c)
+                high = max(high, residual[p, t])
+            if target >= total_cap:
+                for t in range(start, end):
+                    hydro[p, t] = max(capacity[p, t], 0.0)
+                continue
+            # f(level) = sum clip(r - level, 0, c) falls from total_cap (level=low) to 0 (high)
+            for _ in range(_HYDRO_BISECTIONS):
+                mid = 0.5 * (low + high)
+                if mid <= low or mid >= high:
+                    break
+                f = 0.0
+                for t in range(start, end):
+                    f += min(max(residual[p, t] - mid, 0.0), max(capacity[p, t], 0.0))
+                if f > target:
+                    low = mid
+                else:
+                    high = mid
+            level = 0.5 * (low + high)
+            f = 0.0
+            for t in range(start, end):
+                h = min(max(residual[p, t] - level, 0.0), max(capacity[p, t], 0.0))
+                hydro[p, t] = h
+                f += h
+            if f > 0.0:
+                scale = target / f
+                for t in range(start, end):
+                    hydro[p, t] = min(hydro[p, t] * scale, max(capacity[p, t], 0.0))
+    return hydro
+
+
+# ----------------------------------------------------------------------------------------
+# the supply stack of one province-hour
+
+
+@kernel
+def _stack_output(a, lam):
+    """Energy the stack ``a`` delivers at position ``lam`` [MWh]."""
+    total = 0.0
+    for k in range(N_SEGMENTS):
+        total += a[k] * min(max(lam - k, 0.0), 1.0)
+    return total
+
+
+@kernel
+def _stack_position(a, target):
+    """Position where the stack delivers ``target``; 6 when it cannot (shortage)."""
+    if target <= 0.0:
+        return 0.0
+    cumulative = 0.0
+    for k in range(N_SEGMENTS):
+        if target <= cumulative:
+            return float(k)
+        if a[k] > 0.0 and target <= cumulative + a[k]:
+            return k + (target - cumulative) / a[k]
+        cumulative += a[k]
+    return float(N_SEGMENTS)
+
+
+@kernel
+def _marginal_segment(a, lam):
+    """Segment serving the next increment at position ``lam``; -1 if none.
+
+    Where no segment has spare energy (shortage), the last segment in use (the one that
+    would serve a decrement) is returned instead.
+    """
+    first = min(int(np.floor(lam)), N_SEGMENTS)
+    for k in range(first, N_SEGMENTS):
+        if a[k] > 0.0 and lam < k + 1:
+            return k
+    for k in range(N_SEGMENTS - 1, -1, -1):
+        if a[k] > 0.0 and lam > k:
+            return k
+    return -1
+
+
+@kernel
+def _write_segment_share(share, p, t, k, order, wind, solar):
+    """Put the marginal segment ``k`` of province p, hour t as shares by source."""
+    if k == SEG_NUCLEAR:
+        share[p, NUCLEAR, t] = 1.0
+    elif k == SEG_CHP:
+        share[p, COAL, t] = 1.0
+    elif k == SEG_HYDRO:
+        share[p, HYDRO, t] = 1.0
+    elif k == SEG_VARIABLE:
+        total = wind + solar
+        if total > 0.0:
+            share[p, WIND, t] = wind / total
+            share[p, SOLAR, t] = solar / total
+    elif k >= SEG_FIRST:
+        share[p, order[k - SEG_FIRST], t] = 1.0
+
+
+@kernel
+def _write_generation(generation, p, t, a, target, wind, solar, order):
+    """Fill the stack ``a`` up to ``target`` in order; return the energy delivered [MWh]."""
+    cumulative = 0.0
+    for k in range(N_SEGMENTS):
+        used_k = min(a[k], max(target - cumulative, 0.0))
+        generation[p, k, t] = used_k  # scratch: the source rows are rewritten below
+        cumulative += a[k]
+    nuclear = generation[p, SEG_NUCLEAR, t]
+    chp = generation[p, SEG_CHP, t]
+    hydro = generation[p, SEG_HYDRO, t]
+    variable_used = generation[p, SEG_VARIABLE, t]
+    first = generation[p, SEG_FIRST, t]
+    second = generation[p, SEG_SECOND, t]
+    generation[p, NUCLEAR, t] = nuclear
+    generation[p, HYDRO, t] = hydro
     variable = wind + solar
-    residual = load - must_run - variable
-    g_coal = chp_must_run
-    g_gas = 0.0
-    g_hydro = hydro
-    g_nuclear = nuclear
-    g_wind = wind
-    g_solar = solar
-    surplus = 0.0
-    if residual >= 0.0:
-        extra_coal = min(residual, max(coal_capacity - chp_must_run, 0.0))
-        g_coal += extra_coal
-        residual -= extra_coal
-        g_gas = min(residual, gas_capacity)
-        residual -= g_gas
-        surplus = -residual  # <= 0: unserved energy, as a negative surplus
+    if variable > 0.0:
+        generation[p, WIND, t] = variable_used * (wind / variable)
+        generation[p, SOLAR, t] = variable_used * (solar / variable)
     else:
-        excess = -residual
-        if variable > 0.0:
-            cut = min(excess, variable)
-            g_wind = wind * (1.0 - cut / variable)
-            g_solar = solar * (1.0 - cut / variable)
-            excess -= cut
-        cut = min(excess, g_hydro)
-        g_hydro -= cut
-        excess -= cut
-        cut = min(excess, g_coal)
-        g_coal -= cut
-        excess -= cut
-        cut = min(excess, g_nuclear)
-        g_nuclear -= cut
-        excess -= cut
-        surplus = excess
-    generation[province, COAL, hour] = g_coal
-    generation[province, GAS, hour] = g_gas
-    generation[province, HYDRO, hour] = g_hydro
-    generation[province, NUCLEAR, hour] = g_nuclear
-    generation[province, WIND, hour] = g_wind
-    generation[province, SOLAR, hour] = g_solar
-    return surplus
+        generation[p, WIND, t] = 0.0
+        generation[p, SOLAR, t] = 0.0
+    generation[p, COAL, t] = chp
+    generation[p, GAS, t] = 0.0
+    generation[p, order[0], t] += first
+    generation[p, order[1], t] += second
+    return nuclear + chp + hydro + variable_used + first + second
+
+
+# ----------------------------------------------------------------------------------------
+# regional pool through a hub
 
 
 @kernel
-def _net_load(load, flow, corridor_from, corridor_to, t, net, inflow, outflow):
-    """Load plus exports minus imports (``net``), imports and exports in hour t."""
-    net[:] = load[:, t]
-    inflow[:] = 0.0
-    outflow[:] = 0.0
-    for k in range(corridor_from.size):
-        net[corridor_from[k]] += flow[k, t]
-        net[corridor_to[k]] -= flow[k, t]
-        inflow[corridor_to[k]] += flow[k, t]
-        outflow[corridor_from[k]] += flow[k, t]
+def _pool_value(lam, members, stacks, net, low, high, loss):
+    """Net energy the hub receives at pool position ``lam`` [MWh] and an active-set code."""
+    total = 0.0
+    code = 0
+    for j in range(members.size):
+        p = members[j]
+        g = _stack_output(stacks[p], lam)
+        if g <= low[p]:
+            g = low[p]
+            state = 0
+        elif g >= high[p]:
+            g = high[p]
+            state = 3
+        elif g < net[p]:
+            state = 1
+        else:
+            state = 2
+        x = g - net[p]
+        total += x * (1.0 - loss[p]) if x > 0.0 else x / (1.0 - loss[p])
+        code = code * 4 + state
+    return total, code
 
 
 @kernel
-def _scale_flows(flow, corridor_end, province, scale, t):
-    for k in range(corridor_end.size):
-        if corridor_end[k] == province:
-            flow[k, t] *= scale
+def _pool_position(members, stacks, net, low, high, loss):
+    """Common stack position of the free members of a pool (hub balance 0), in [0, 6]."""
+    value_low, code_low = _pool_value(0.0, members, stacks, net, low, high, loss)
+    if value_low >= 0.0:
+        return 0.0
+    value_high, code_high = _pool_value(float(N_SEGMENTS), members, stacks, net, low, high, loss)
+    if value_high <= 0.0:
+        return float(N_SEGMENTS)
+    lo = 0.0
+    hi = float(N_SEGMENTS)
+    # integer bracket first (the value is linear inside a segment between active-set changes)
+    for k in range(1, N_SEGMENTS):
+        v, c = _pool_value(float(k), members, stacks, net, low, high, loss)
+        if v <= 0.0:
+            lo, value_low, code_low = float(k), v, c
+        else:
+            hi, value_high, code_high = float(k), v, c
+            break
+    for _ in range(_POOL_BISECTIONS):
+        if code_low == code_high:
+            # same active set at both ends: the hub balance is linear in between
+            if value_high > value_low:
+                return lo + (0.0 - value_low) * (hi - lo) / (value_high - value_low)
+            return lo
+        mid = 0.5 * (lo + hi)
+        if mid <= lo or mid >= hi:
+            break
+        v, c = _pool_value(mid, members, stacks, net, low, high, loss)
+        if v <= 0.0:
+            lo, value_low, code_low = mid, v, c
+        else:
+            hi, value_high, code_high = mid, v, c
+    return lo
+
+
+# ----------------------------------------------------------------------------------------
+# scheduled corridors
+
+
+@kernel
+def _adjust_schedules(
+    t, load, own, spare, flow, corridor_from, corridor_to, keep, in_ptr, in_idx, out_ptr, out_idx
+):
+    """Reduce the hour's scheduled flows that a receiver cannot absorb or a sender cannot send.
+
+    A receiver takes imports only to replace its coal and gas (never curtailing its own
+    must-run, wind and solar to make room): its incoming flows are reduced pro rata to the
+    room left. A sender exports only capacity left after its own load: its outgoing flows are
+    reduced pro rata to the shortfall. Repeated until no flow changes.
+    """
+    n_province = load.shape[0]
+    for _ in range(_MAX_TRANSFER_ROUNDS):
+        changed = False
+        for p in range(n_province):
+            inflow = 0.0
+            for i in range(in_ptr[p], in_ptr[p + 1]):
+                k = in_idx[i]
+                inflow += flow[k, t] * keep[k]
+            outflow = 0.0
+            for i in range(out_ptr[p], out_ptr[p + 1]):
+                outflow += flow[out_idx[i], t]
+            net = load[p, t] + outflow - inflow
+            room = max(0.0, net + inflow - own[p])
+            if inflow > room + 1e-9:
+                scale = room / inflow
+                for i in range(in_ptr[p], in_ptr[p + 1]):
+                    flow[in_idx[i], t] *= scale
+                changed = True
+                continue
+            shortfall = net - (own[p] + spare[p])
+            if shortfall > 1e-9 and outflow > 0.0:
+                scale = max(0.0, 1.0 - shortfall / outflow)
+                for i in range(out_ptr[p], out_ptr[p + 1]):
+                    flow[out_idx[i], t] *= scale
+                changed = True
+        if not changed:
+            break
+
+
+@kernel
+def _adjacency(ends, n_nodes):
+    """CSR lists of the corridors ending (or starting) at each node."""
+    ptr = np.zeros(n_nodes + 1, np.int64)
+    for k in range(ends.size):
+        ptr[ends[k] + 1] += 1
+    for p in range(n_nodes):
+        ptr[p + 1] += ptr[p]
+    idx = np.empty(ends.size, np.int64)
+    fill = ptr[:-1].copy()
+    for k in range(ends.size):
+        idx[fill[ends[k]]] = k
+        fill[ends[k]] += 1
+    return ptr, idx
+
+
+# ----------------------------------------------------------------------------------------
+# the whole stage
 
 
 @kernel
 def dispatch(
     load,
     nuclear,
-    hydro,
+    hydro_run_of_river,
+    hydro_dispatchable,
     chp_must_run,
     wind,
     solar,
     coal_capacity,
     gas_capacity,
+    merit,
     corridor_from,
     corridor_to,
     corridor_schedule,
+    corridor_loss,
+    pool,
+    hub_capacity,
+    hub_loss,
 ):
-    """Merit-order dispatch of every province and hour with scheduled corridor flows.
+    """Dispatch every province and hour with scheduled corridors and optional regional pools.
 
     Parameters
     ----------
     load : ndarray (province, time)
         Demand to serve inside the province, EVs included [MWh].
-    nuclear, hydro, chp_must_run : ndarray (province, time)
-        Must-run generation available [MWh].
+    nuclear, hydro_run_of_river, hydro_dispatchable, chp_must_run : ndarray (province, time)
+        Must-run nuclear, run-of-river hydro, scheduled dispatchable hydro (see
+        :func:`schedule_hydro`) and coal CHP floor [MWh].
     wind, solar : ndarray (province, time)
-        Available wind and solar generation (capacity x capacity factor) [MWh].
+        Available wind and solar (capacity x capacity factor) [MWh].
     coal_capacity, gas_capacity : ndarray (province,)
         Capacity [MW] (CHP is part of coal).
+    merit : ndarray of int64 (2,)
+        The dispatchable sources in merit order (``[COAL, GAS]`` or ``[GAS, COAL]``).
     corridor_from, corridor_to : ndarray of int64 (corridor,)
-        Sending and receiving province index of each corridor.
+        Sending and receiving province of each scheduled corridor.
     corridor_schedule : ndarray (corridor, time)
-        Scheduled flow [MWh]. Imports only displace the receiver's coal and gas: where a
-        receiver's own must-run, wind and solar already cover its load (exports included),
-        its incoming flows are reduced pro rata. Exports are sent only from capacity left
-        after the sender's own load: a sender short of capacity has its outgoing flows
-        reduced pro rata. Both are repeated until no flow changes.
+        Scheduled energy sent [MWh]; reduced where a receiver cannot absorb it or a sender
+        cannot send it (see :func:`_adjust_schedules`).
+    corridor_loss : ndarray (corridor,)
+        Loss fraction: the receiver gets ``flow * (1 - loss)`` [1].
+    pool : ndarray of int64 (province,)
+        Regional pool of each province (0..n-1), or -1 for none: provinces of one pool
+        dispatch jointly through a hub (one stack position for all members whose hub link
+        does not bind); a province with -1 balances alone.
+    hub_capacity, hub_loss : ndarray (province,)
+        Capacity of the province-hub link in each direction (energy sent) [MW] and its loss
+        fraction [1].
 
     Returns
     -------
     generation : ndarray (province, source, time)
         Generation by source [MWh].
     flow : ndarray (corridor, time)
-        Flows carried [MWh].
-    unserved : ndarray (province, time)
-        Demand not met [MWh].
-    surplus : ndarray (province, time)
-        Must-run and import energy that could not be absorbed [MWh] (0 unless the province
-        has no corridor to shed it on).
+        Energy sent on each scheduled corridor [MWh].
+    to_hub, from_hub : ndarray (province, time)
+        Energy sent by the province to its hub and by the hub to the province [MWh].
+    unserved, surplus : ndarray (province, time)
+        Demand not met, and energy that could not be absorbed [MWh].
+    marginal_share : ndarray (province, source, time)
+        Share of each source in the next increment of the province's load [1]; all zero
+        where no source has energy (a province with no supply at all).
     """
     n_province, n_time = load.shape
     generation = np.zeros((n_province, N_SOURCES, n_time))
+    share = np.zeros((n_province, N_SOURCES, n_time))
     flow = corridor_schedule.copy()
+    to_hub = np.zeros((n_province, n_time))
+    from_hub = np.zeros((n_province, n_time))
     unserved = np.zeros((n_province, n_time))
     surplus = np.zeros((n_province, n_time))
-    balance = np.zeros(n_province)
+    keep = 1.0 - corridor_loss
+    in_ptr, in_idx = _adjacency(corridor_to, n_province)
+    out_ptr, out_idx = _adjacency(corridor_from, n_province)
+    n_pool = 0
+    for p in range(n_province):
+        n_pool = max(n_pool, pool[p] + 1)
+    pool_ptr, pool_idx = _adjacency(np.where(pool >= 0, pool, n_pool), n_pool + 1)
+    stacks = np.zeros((n_province, N_SEGMENTS))
+    own = np.zeros(n_province)
+    spare = np.zeros(n_province)
     net = np.zeros(n_province)
-    inflow = np.zeros(n_province)
-    outflow = np.zeros(n_province)
+    low = np.zeros(n_province)
+    high = np.zeros(n_province)
+    position = np.zeros(n_province)
+    target = np.zeros(n_province)
+    free_total = np.zeros(N_SEGMENTS)
     for t in range(n_time):
-        for _ in range(_MAX_TRANSFER_ROUNDS):
-            _net_load(load, flow, corridor_from, corridor_to, t, net, inflow, outflow)
-            changed = False
-            for p in range(n_province):
-                own = nuclear[p, t] + hydro[p, t] + chp_must_run[p, t] + wind[p, t] + solar[p, t]
-                # imports only replace coal and gas: never curtail the receiver's own
-                # wind, solar or must-run generation to make room for them
-                room = max(0.0, net[p] + inflow[p] - own)
-                if inflow[p] > room + 1e-9:
-                    _scale_flows(flow, corridor_to, p, room / inflow[p], t)
-                    changed = True
-                    continue
-                # exports are sent only from capacity left after the sender's own load
-                supply = own + max(coal_capacity[p] - chp_must_run[p, t], 0.0) + gas_capacity[p]
-                shortfall = net[p] - supply
-                if shortfall > 1e-9 and outflow[p] > 0.0:
-                    _scale_flows(flow, corridor_from, p, max(0.0, 1.0 - shortfall / outflow[p]), t)
-                    changed = True
-            if not changed:
-                break
-        _net_load(load, flow, corridor_from, corridor_to, t, net, inflow, outflow)
         for p in range(n_province):
-            balance[p] = _balance_province(
-                net[p],
-                nuclear[p, t],
-                hydro[p, t],
-                chp_must_run[p, t],
-                wind[p, t],
-                solar[p, t],
-                coal_capacity[p],
-                gas_capacity[p],
-                generation,
-                t,
-                p,
+            a = stacks[p]
+            a[SEG_NUCLEAR] = nuclear[p, t]
+            a[SEG_CHP] = chp_must_run[p, t]
+            a[SEG_HYDRO] = hydro_run_of_river[p, t] + hydro_dispatchable[p, t]
+            a[SEG_VARIABLE] = wind[p, t] + solar[p, t]
+            coal_extra = max(coal_capacity[p] - chp_must_run[p, t], 0.0)
+            a[SEG_FIRST] = coal_extra if merit[0] == COAL else gas_capacity[p]
+            a[SEG_SECOND] = gas_capacity[p] if merit[0] == COAL else coal_extra
+            own[p] = a[0] + a[1] + a[2] + a[3]
+            spare[p] = a[4] + a[5]
+        _adjust_schedules(
+            t, load, own, spare, flow, corridor_from, corridor_to, keep,
+            in_ptr, in_idx, out_ptr, out_idx,
+        )  # fmt: skip
+        for p in range(n_province):
+            net[p] = load[p, t]
+        for k in range(corridor_from.size):
+            net[corridor_from[k]] += flow[k, t]
+            net[corridor_to[k]] -= flow[k, t] * keep[k]
+        # every province first takes its own target: its net load
+        for p in range(n_province):
+            target[p] = net[p]
+        for g in range(n_pool):
+            start = pool_ptr[g]
+            end = pool_ptr[g + 1]
+            if end - start < 2:
+                continue
+            members = pool_idx[start:end]
+            for j in range(members.size):
+                p = members[j]
+                low[p] = net[p] - hub_capacity[p] * (1.0 - hub_loss[p])
+                high[p] = net[p] + hub_capacity[p]
+            lam = _pool_position(members, stacks, net, low, high, hub_loss)
+            # hub flows at this position, then the hub balanced by scaling the long side
+            received = 0.0
+            sent = 0.0
+            for j in range(members.size):
+                p = members[j]
+                x = min(max(_stack_output(stacks[p], lam), low[p]), high[p]) - net[p]
+                if x > 0.0:
+                    to_hub[p, t] = x
+                    received += x * (1.0 - hub_loss[p])
+                else:
+                    from_hub[p, t] = -x / (1.0 - hub_loss[p])
+                    sent += from_hub[p, t]
+            if sent > received and sent > 0.0:
+                for j in range(members.size):
+                    from_hub[members[j], t] *= received / sent
+            elif received > sent and received > 0.0:
+                for j in range(members.size):
+                    to_hub[members[j], t] *= sent / received
+            free_total[:] = 0.0
+            free_wind = 0.0
+            free_solar = 0.0
+            for j in range(members.size):
+                p = members[j]
+                target[p] = net[p] + to_hub[p, t] - from_hub[p, t] * (1.0 - hub_loss[p])
+                g_lam = _stack_output(stacks[p], lam)
+                if low[p] < g_lam < high[p]:
+                    for k in range(N_SEGMENTS):
+                        free_total[k] += stacks[p, k]
+                    free_wind += wind[p, t]
+                    free_solar += solar[p, t]
+            k_pool = -1
+            if lam < N_SEGMENTS:
+                k_pool = _marginal_segment(free_total, lam)
+            for j in range(members.size):
+                p = members[j]
+                g_lam = _stack_output(stacks[p], lam)
+                if k_pool >= 0 and low[p] < g_lam < high[p]:
+                    _write_segment_share(share, p, t, k_pool, merit, free_wind, free_solar)
+                    position[p] = -1.0  # marks: margin already written
+        for p in range(n_province):
+            lam_p = _stack_position(stacks[p], target[p])
+            capacity = 0.0
+            for k in range(N_SEGMENTS):
+                capacity += stacks[p, k]
+            if target[p] > capacity:
+                unserved[p, t] = target[p] - capacity
+            elif target[p] < 0.0:
+                surplus[p, t] = -target[p]
+            _write_generation(
+                generation, p, t, stacks[p], target[p], wind[p, t], solar[p, t], merit
             )
-        for p in range(n_province):
-            if balance[p] < 0.0:
-                unserved[p, t] = -balance[p]
+            if position[p] < 0.0:
+                position[p] = 0.0
             else:
-                surplus[p, t] = balance[p]
-    return generation, flow, unserved, surplus
+                k = _marginal_segment(stacks[p], lam_p)
+                if k >= 0:
+                    _write_segment_share(share, p, t, k, merit, wind[p, t], solar[p, t])
+    return generation, flow, to_hub, from_hub, unserved, surplus, share

@@ -1,5 +1,12 @@
 # ruff: noqa: E501  (data-provenance strings and URLs are kept on one line)
-"""Build inputs/corridors.csv from the PIK 2022 list of 59 inter-provincial corridors.
+"""Build inputs/corridors.csv from the PIK 2022 list of 59 inter-provincial corridors, and
+inputs/hub_links.csv (province-to-regional-hub capacity for the pool exchange mode) from the PIK
+2022 inter-provincial capacity matrix.
+
+hub_links.csv: a province's link to its regional hub (provinces.csv grid_region) has the capacity
+of all its lines to the other provinces of the same region (sum of its row of the symmetric PIK
+matrix over same-region columns). A star aggregation: a line between two members counts in both
+members' links, so the hub never limits more than the lines themselves do.
 
 Fixes: receiving cities -> provinces (福州 -> FJ, 广州 -> GD); two receivers (北京、天津; 广东、广西)
 -> two rows sharing the capacity equally; English names checked against the Chinese ones;
@@ -107,6 +114,9 @@ def main() -> None:
     out["capacity_mw"] = out.capacity_mw.map(lambda x: f"{x:.1f}")
     out["annual_energy"] = out.annual_energy.map(lambda x: f"{x:.0f}")
     write_csv(out, INPUTS / "corridors.csv")
+    hubs = hub_links(data)
+    write_csv(hubs, INPUTS / "hub_links.csv")
+    print(hubs[["province", "hub", "capacity_mw", "partners"]].to_string(index=False))
 
     e = df.annual_energy
     print(f"rows {len(df)}; H = {h:.1f} h; capped receivers: {capped}")
@@ -122,6 +132,25 @@ def main() -> None:
                       "demand_TWh": prov.annual_demand / 1e6}).fillna(0)
     t["import_share"] = t.imports_TWh / t.demand_TWh
     print(t.round(2).sort_values("import_share", ascending=False).to_string())
+
+
+def hub_links(data) -> pd.DataFrame:
+    """Province-to-hub capacity: row sums of the PIK matrix over the province's own region."""
+    matrix = pd.read_csv(data / "transmission" / "pik_hist_2022_interprovincial_capacity_matrix_MW.csv",
+                         index_col=0)
+    assert (matrix.to_numpy() == matrix.to_numpy().T).all()
+    prov = pd.read_csv(INPUTS / "provinces.csv").set_index("province")
+    rows = []
+    for p in sorted(prov.index):
+        region = prov.grid_region[p]
+        partners = [q for q in matrix.columns if q != p and prov.grid_region.get(q) == region]
+        rows.append({
+            "province": p, "grid_region": region, "hub": f"hub_{region}",
+            "capacity_mw": f"{matrix.loc[p, partners].sum():.1f}",
+            "partners": " ".join(q for q in partners if matrix.loc[p, q] > 0),
+            "source": "PIK pik_hist_2022_interprovincial_capacity_matrix_MW.csv: sum over same-region partners",
+        })
+    return pd.DataFrame(rows)
 
 
 if __name__ == "__main__":

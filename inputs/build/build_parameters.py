@@ -80,6 +80,27 @@ def main() -> None:
         ("nuclear_utilisation_hours", round(5116 * 365 / JAN_AUG_DAYS), "h yr-1",
          f"{RF}: nuclear Jan-Aug 2023 5,116 h (V), annualised x 365/243",
          "annual full-load hours of nuclear (must-run level)"),
+        ("hydro_run_of_river_share", 0.5, "1",
+         "ASSUMPTION: no source in data/ for the run-of-river share of Chinese hydro energy; "
+         "half, replaceable (see inputs/README.md, grid)",
+         "share of each month's hydro energy that is run-of-river (must-run, flat within the month); "
+         "the rest is dispatchable within the month"),
+        *[(f"hydro_share_month_{m:02d}", round(d / 365, 6), "1",
+           "ASSUMPTION: flat by days in the month (no monthly hydro series in data/); replace all "
+           "12 with a monthly profile (normalised to sum 1)",
+           f"share of the annual hydro energy generated in month {m}")
+          for m, d in enumerate([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], start=1)],
+        ("merit_cost_coal", 1.0, "1",
+         "ASSUMPTION: relative short-run cost, only the order matters (coal before gas in China's "
+         "dispatch; gas is mostly peaking, Ember 2023 mix gas ~3% (V))",
+         "merit-order cost of coal above its CHP floor (lower runs first)"),
+        ("merit_cost_gas", 2.0, "1", "ASSUMPTION: as merit_cost_coal",
+         "merit-order cost of gas (lower runs first)"),
+        ("corridor_loss_fraction", 0.0, "1",
+         "no per-corridor loss figure in data/ (only national T&D ~5% (R), counted in td_loss_fraction)",
+         "share of the energy sent on a scheduled corridor that is lost before the receiver"),
+        ("hub_loss_fraction", 0.0, "1", "as corridor_loss_fraction",
+         "share of the energy sent on a province-hub link (pool mode) that is lost"),
         ("coal_chp_min_load_fraction", 0.5, "1",
          "ASSUMPTION (no published figure found; see inputs/README.md)",
          "heating-season must-run floor of coal CHP as a fraction of coal_chp capacity"),
