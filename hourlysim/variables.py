@@ -116,6 +116,12 @@ _TABLE = [
         "CO2 intensity of the marginal source (short-run)",
     ),
     Variable(
+        "marginal_source_share",
+        "1",
+        ("province", "source", "time"),
+        "share of each source in the next increment of the province's load (short-run margin)",
+    ),
+    Variable(
         "import_fraction",
         "1",
         ("province", "time"),

@@ -24,7 +24,7 @@ N_SOURCES = 6
 SEG_NUCLEAR, SEG_CHP, SEG_HYDRO, SEG_VARIABLE, SEG_FIRST, SEG_SECOND = 0, 1, 2, 3, 4, 5
 N_SEGMENTS = 6
 _MAX_TRANSFER_ROUNDS = 50
-_HYDRO_BISECTIONS = 60
+_HYDRO_ITERATIONS = 200
 _POOL_BISECTIONS = 100
 
 
@@ -125,34 +125,51 @@ def schedule_hydro(residual, capacity, budget, period_start):
         for m in range(period_start.size - 1):
             start = period_start[m]
             end = period_start[m + 1]
+            n = end - start
             target = budget[p, m]
-            if target <= 0.0 or end <= start:
+            if target <= 0.0 or n <= 0:
                 continue
             total_cap = 0.0
-            low = np.inf
-            high = -np.inf
             for t in range(start, end):
-                c = max(capacity[p, t], 0.0)
-                total_cap += c
-                low = min(low, residual[p, t] - c)
-                high = max(high, residual[p, t])
+                total_cap += max(capacity[p, t], 0.0)
             if target >= total_cap:
                 for t in range(start, end):
                     hydro[p, t] = max(capacity[p, t], 0.0)
                 continue
-            # f(level) = sum clip(r - level, 0, c) falls from total_cap (level=low) to 0 (high)
-            for _ in range(_HYDRO_BISECTIONS):
-                mid = 0.5 * (low + high)
-                if mid <= low or mid >= high:
-                    break
-                f = 0.0
-                for t in range(start, end):
-                    f += min(max(residual[p, t] - mid, 0.0), max(capacity[p, t], 0.0))
-                if f > target:
-                    low = mid
-                else:
-                    high = mid
+            # f(level) = sum clip(r - level, 0, c) falls, piecewise linearly, from total_cap
+            # at `low` to 0 at `high`: safeguarded Newton (exact once it lands on the right
+            # linear piece), bisection where a Newton step leaves the bracket
+            low = np.inf
+            high = -np.inf
+            for t in range(start, end):
+                low = min(low, residual[p, t] - max(capacity[p, t], 0.0))
+                high = max(high, residual[p, t])
             level = 0.5 * (low + high)
+            for _ in range(_HYDRO_ITERATIONS):
+                f = 0.0
+                partial = 0.0
+                for t in range(start, end):
+                    c = max(capacity[p, t], 0.0)
+                    excess = residual[p, t] - level
+                    if excess >= c:
+                        f += c
+                    elif excess > 0.0:
+                        f += excess
+                        partial += 1.0
+                if abs(f - target) <= 1e-12 * target:
+                    break
+                if f > target:
+                    low = level
+                else:
+                    high = level
+                step = level + (f - target) / partial if partial > 0.0 else np.nan
+                if low < step < high:
+                    level = step
+                else:
+                    mid = 0.5 * (low + high)
+                    if mid <= low or mid >= high:
+                        break
+                    level = mid
             f = 0.0
             for t in range(start, end):
                 h = min(max(residual[p, t] - level, 0.0), max(capacity[p, t], 0.0))
@@ -214,18 +231,18 @@ def _marginal_segment(a, lam):
 def _write_segment_share(share, p, t, k, order, wind, solar):
     """Put the marginal segment ``k`` of province p, hour t as shares by source."""
     if k == SEG_NUCLEAR:
-        share[p, NUCLEAR, t] = 1.0
+        share[t, p, NUCLEAR] = 1.0
     elif k == SEG_CHP:
-        share[p, COAL, t] = 1.0
+        share[t, p, COAL] = 1.0
     elif k == SEG_HYDRO:
-        share[p, HYDRO, t] = 1.0
+        share[t, p, HYDRO] = 1.0
     elif k == SEG_VARIABLE:
         total = wind + solar
         if total > 0.0:
-            share[p, WIND, t] = wind / total
-            share[p, SOLAR, t] = solar / total
+            share[t, p, WIND] = wind / total
+            share[t, p, SOLAR] = solar / total
     elif k >= SEG_FIRST:
-        share[p, order[k - SEG_FIRST], t] = 1.0
+        share[t, p, order[k - SEG_FIRST]] = 1.0
 
 
 @kernel
@@ -234,27 +251,27 @@ def _write_generation(generation, p, t, a, target, wind, solar, order):
     cumulative = 0.0
     for k in range(N_SEGMENTS):
         used_k = min(a[k], max(target - cumulative, 0.0))
-        generation[p, k, t] = used_k  # scratch: the source rows are rewritten below
+        generation[t, p, k] = used_k  # scratch: the source rows are rewritten below
         cumulative += a[k]
-    nuclear = generation[p, SEG_NUCLEAR, t]
-    chp = generation[p, SEG_CHP, t]
-    hydro = generation[p, SEG_HYDRO, t]
-    variable_used = generation[p, SEG_VARIABLE, t]
-    first = generation[p, SEG_FIRST, t]
-    second = generation[p, SEG_SECOND, t]
-    generation[p, NUCLEAR, t] = nuclear
-    generation[p, HYDRO, t] = hydro
+    nuclear = generation[t, p, SEG_NUCLEAR]
+    chp = generation[t, p, SEG_CHP]
+    hydro = generation[t, p, SEG_HYDRO]
+    variable_used = generation[t, p, SEG_VARIABLE]
+    first = generation[t, p, SEG_FIRST]
+    second = generation[t, p, SEG_SECOND]
+    generation[t, p, NUCLEAR] = nuclear
+    generation[t, p, HYDRO] = hydro
     variable = wind + solar
     if variable > 0.0:
-        generation[p, WIND, t] = variable_used * (wind / variable)
-        generation[p, SOLAR, t] = variable_used * (solar / variable)
+        generation[t, p, WIND] = variable_used * (wind / variable)
+        generation[t, p, SOLAR] = variable_used * (solar / variable)
     else:
-        generation[p, WIND, t] = 0.0
-        generation[p, SOLAR, t] = 0.0
-    generation[p, COAL, t] = chp
-    generation[p, GAS, t] = 0.0
-    generation[p, order[0], t] += first
-    generation[p, order[1], t] += second
+        generation[t, p, WIND] = 0.0
+        generation[t, p, SOLAR] = 0.0
+    generation[t, p, COAL] = chp
+    generation[t, p, GAS] = 0.0
+    generation[t, p, order[0]] += first
+    generation[t, p, order[1]] += second
     return nuclear + chp + hydro + variable_used + first + second
 
 
@@ -337,30 +354,30 @@ def _adjust_schedules(
     room left. A sender exports only capacity left after its own load: its outgoing flows are
     reduced pro rata to the shortfall. Repeated until no flow changes.
     """
-    n_province = load.shape[0]
+    n_province = load.shape[1]  # load is time-major here
     for _ in range(_MAX_TRANSFER_ROUNDS):
         changed = False
         for p in range(n_province):
             inflow = 0.0
             for i in range(in_ptr[p], in_ptr[p + 1]):
                 k = in_idx[i]
-                inflow += flow[k, t] * keep[k]
+                inflow += flow[t, k] * keep[k]
             outflow = 0.0
             for i in range(out_ptr[p], out_ptr[p + 1]):
-                outflow += flow[out_idx[i], t]
-            net = load[p, t] + outflow - inflow
+                outflow += flow[t, out_idx[i]]
+            net = load[t, p] + outflow - inflow
             room = max(0.0, net + inflow - own[p])
             if inflow > room + 1e-9:
                 scale = room / inflow
                 for i in range(in_ptr[p], in_ptr[p + 1]):
-                    flow[in_idx[i], t] *= scale
+                    flow[t, in_idx[i]] *= scale
                 changed = True
                 continue
             shortfall = net - (own[p] + spare[p])
             if shortfall > 1e-9 and outflow > 0.0:
                 scale = max(0.0, 1.0 - shortfall / outflow)
                 for i in range(out_ptr[p], out_ptr[p + 1]):
-                    flow[out_idx[i], t] *= scale
+                    flow[t, out_idx[i]] *= scale
                 changed = True
         if not changed:
             break
@@ -451,13 +468,20 @@ def dispatch(
         where no source has energy (a province with no supply at all).
     """
     n_province, n_time = load.shape
-    generation = np.zeros((n_province, N_SOURCES, n_time))
-    share = np.zeros((n_province, N_SOURCES, n_time))
-    flow = corridor_schedule.copy()
-    to_hub = np.zeros((n_province, n_time))
-    from_hub = np.zeros((n_province, n_time))
-    unserved = np.zeros((n_province, n_time))
-    surplus = np.zeros((n_province, n_time))
+    # time-major inside (each hour reads and writes contiguous memory)
+    load = np.ascontiguousarray(load.T)
+    nuclear = np.ascontiguousarray(nuclear.T)
+    hydro = np.ascontiguousarray((hydro_run_of_river + hydro_dispatchable).T)
+    chp_must_run = np.ascontiguousarray(chp_must_run.T)
+    wind = np.ascontiguousarray(wind.T)
+    solar = np.ascontiguousarray(solar.T)
+    flow = np.ascontiguousarray(corridor_schedule.T)
+    generation = np.zeros((n_time, n_province, N_SOURCES))
+    share = np.zeros((n_time, n_province, N_SOURCES))
+    to_hub = np.zeros((n_time, n_province))
+    from_hub = np.zeros((n_time, n_province))
+    unserved = np.zeros((n_time, n_province))
+    surplus = np.zeros((n_time, n_province))
     keep = 1.0 - corridor_loss
     in_ptr, in_idx = _adjacency(corridor_to, n_province)
     out_ptr, out_idx = _adjacency(corridor_from, n_province)
@@ -477,11 +501,11 @@ def dispatch(
     for t in range(n_time):
         for p in range(n_province):
             a = stacks[p]
-            a[SEG_NUCLEAR] = nuclear[p, t]
-            a[SEG_CHP] = chp_must_run[p, t]
-            a[SEG_HYDRO] = hydro_run_of_river[p, t] + hydro_dispatchable[p, t]
-            a[SEG_VARIABLE] = wind[p, t] + solar[p, t]
-            coal_extra = max(coal_capacity[p] - chp_must_run[p, t], 0.0)
+            a[SEG_NUCLEAR] = nuclear[t, p]
+            a[SEG_CHP] = chp_must_run[t, p]
+            a[SEG_HYDRO] = hydro[t, p]
+            a[SEG_VARIABLE] = wind[t, p] + solar[t, p]
+            coal_extra = max(coal_capacity[p] - chp_must_run[t, p], 0.0)
             a[SEG_FIRST] = coal_extra if merit[0] == COAL else gas_capacity[p]
             a[SEG_SECOND] = gas_capacity[p] if merit[0] == COAL else coal_extra
             own[p] = a[0] + a[1] + a[2] + a[3]
@@ -491,10 +515,10 @@ def dispatch(
             in_ptr, in_idx, out_ptr, out_idx,
         )  # fmt: skip
         for p in range(n_province):
-            net[p] = load[p, t]
+            net[p] = load[t, p]
         for k in range(corridor_from.size):
-            net[corridor_from[k]] += flow[k, t]
-            net[corridor_to[k]] -= flow[k, t] * keep[k]
+            net[corridor_from[k]] += flow[t, k]
+            net[corridor_to[k]] -= flow[t, k] * keep[k]
         # every province first takes its own target: its net load
         for p in range(n_province):
             target[p] = net[p]
@@ -516,29 +540,29 @@ def dispatch(
                 p = members[j]
                 x = min(max(_stack_output(stacks[p], lam), low[p]), high[p]) - net[p]
                 if x > 0.0:
-                    to_hub[p, t] = x
+                    to_hub[t, p] = x
                     received += x * (1.0 - hub_loss[p])
                 else:
-                    from_hub[p, t] = -x / (1.0 - hub_loss[p])
-                    sent += from_hub[p, t]
+                    from_hub[t, p] = -x / (1.0 - hub_loss[p])
+                    sent += from_hub[t, p]
             if sent > received and sent > 0.0:
                 for j in range(members.size):
-                    from_hub[members[j], t] *= received / sent
+                    from_hub[t, members[j]] *= received / sent
             elif received > sent and received > 0.0:
                 for j in range(members.size):
-                    to_hub[members[j], t] *= sent / received
+                    to_hub[t, members[j]] *= sent / received
             free_total[:] = 0.0
             free_wind = 0.0
             free_solar = 0.0
             for j in range(members.size):
                 p = members[j]
-                target[p] = net[p] + to_hub[p, t] - from_hub[p, t] * (1.0 - hub_loss[p])
+                target[p] = net[p] + to_hub[t, p] - from_hub[t, p] * (1.0 - hub_loss[p])
                 g_lam = _stack_output(stacks[p], lam)
                 if low[p] < g_lam < high[p]:
                     for k in range(N_SEGMENTS):
                         free_total[k] += stacks[p, k]
-                    free_wind += wind[p, t]
-                    free_solar += solar[p, t]
+                    free_wind += wind[t, p]
+                    free_solar += solar[t, p]
             k_pool = -1
             if lam < N_SEGMENTS:
                 k_pool = _marginal_segment(free_total, lam)
@@ -554,16 +578,24 @@ def dispatch(
             for k in range(N_SEGMENTS):
                 capacity += stacks[p, k]
             if target[p] > capacity:
-                unserved[p, t] = target[p] - capacity
+                unserved[t, p] = target[p] - capacity
             elif target[p] < 0.0:
-                surplus[p, t] = -target[p]
+                surplus[t, p] = -target[p]
             _write_generation(
-                generation, p, t, stacks[p], target[p], wind[p, t], solar[p, t], merit
+                generation, p, t, stacks[p], target[p], wind[t, p], solar[t, p], merit
             )
             if position[p] < 0.0:
                 position[p] = 0.0
             else:
                 k = _marginal_segment(stacks[p], lam_p)
                 if k >= 0:
-                    _write_segment_share(share, p, t, k, merit, wind[p, t], solar[p, t])
-    return generation, flow, to_hub, from_hub, unserved, surplus, share
+                    _write_segment_share(share, p, t, k, merit, wind[t, p], solar[t, p])
+    return (
+        np.ascontiguousarray(generation.transpose(1, 2, 0)),
+        np.ascontiguousarray(flow.T),
+        np.ascontiguousarray(to_hub.T),
+        np.ascontiguousarray(from_hub.T),
+        np.ascontiguousarray(unserved.T),
+        np.ascontiguousarray(surplus.T),
+        np.ascontiguousarray(share.transpose(1, 2, 0)),
+    )

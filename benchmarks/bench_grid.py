@@ -1,0 +1,209 @@
+"""Benchmark of the grid stage: dispatch (both exchange modes) and flow tracing.
+
+Run ``python benchmarks/bench_grid.py [--inputs inputs] [--repeats 3]``. Rows (the format
+shared with the other benchmarks): the first call (numba compilation, or loading its on-disk
+cache, included) and the steady state (best of ``repeats``) per stage, in province-hours per
+call, with a reference measured in the same run where one exists:
+
+- ``grid: scheduled`` / ``grid: pool``: one :func:`hourlysim.grid.simulate_grid` call;
+- ``grid: with and without EVs``: the two calls a scenario-year makes (scheduled mode; the
+  EV draw is a synthetic 3% of each province's demand, flat: a load, not an estimate);
+- ``merit order``: :func:`hourlysim.grid.merit_order` on each province's year (coal and gas
+  against the load left after must-run, wind and solar), against the same years solved as
+  one LP per province with HiGHS (``scipy.optimize.linprog``);
+- ``flow tracing``: the tracing kernel on the pool-mode flows (provinces + hubs) against a
+  per-hour ``numpy.linalg.solve`` loop of the same system.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse
+from scipy.optimize import linprog
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from hourlysim import load_inputs  # noqa: E402
+from hourlysim._kernels.tracing import consumption_intensity  # noqa: E402
+from hourlysim.grid import merit_order, simulate_grid  # noqa: E402
+from hourlysim.inputs import InputSet  # noqa: E402
+from hourlysim.timeaxis import model_time  # noqa: E402
+
+
+def _timed(function, repeats: int):
+    start = time.perf_counter()
+    result = function()
+    first = time.perf_counter() - start
+    best = float("inf")
+    for _ in range(max(repeats, 1)):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return result, first, best
+
+
+def _row(stage, first, steady, units, reference=None, reference_s=None) -> dict:
+    return {
+        "stage": stage,
+        "first_s": float(first),
+        "steady_s": float(steady),
+        "units": int(units),
+        "unit_name": "province-h",
+        "reference": reference,
+        "reference_s": None if reference_s is None else float(reference_s),
+    }
+
+
+def _lp_years(net_load: np.ndarray, capacity: np.ndarray, cost: np.ndarray) -> float:
+    """Solve each province's year as one LP (HiGHS); return the total cost."""
+    total = 0.0
+    n_hour, n_source = net_load.shape[1], cost.size
+    # one row per hour: sum of sources = served load
+    rows = np.repeat(np.arange(n_hour), n_source)
+    a_eq = scipy.sparse.csr_matrix(
+        (np.ones(n_hour * n_source), (rows, np.arange(n_hour * n_source))),
+        shape=(n_hour, n_hour * n_source),
+    )
+    for p in range(net_load.shape[0]):
+        served = np.minimum(np.maximum(net_load[p], 0.0), capacity[p].sum(axis=1))
+        bounds = np.stack([np.zeros(n_hour * n_source), capacity[p].ravel()], axis=1)
+        result = linprog(
+            np.tile(cost, n_hour), A_eq=a_eq, b_eq=served, bounds=bounds, method="highs"
+        )
+        if result.status != 0:
+            raise RuntimeError(f"HiGHS failed on province {p}: {result.message}")
+        total += result.fun
+    return total
+
+
+def _tracing_reference(total, emissions, frm, to, flow) -> np.ndarray:
+    """Per-hour numpy.linalg.solve of (diag(G + imports) - F^T) c = E."""
+    n_node, n_time = total.shape
+    out = np.zeros((n_node, n_time))
+    for t in range(n_time):
+        matrix = np.diag(total[:, t])
+        np.add.at(matrix, (to, to), flow[:, t])
+        np.subtract.at(matrix, (to, frm), flow[:, t])
+        rhs = emissions[:, t].copy()
+        idle = np.diag(matrix) <= 0.0
+        matrix[idle] = 0.0
+        matrix[idle, idle] = 1.0
+        rhs[idle] = 0.0
+        out[:, t] = np.linalg.solve(matrix, rhs)
+    return out
+
+
+def measure(inputs: InputSet, repeats: int = 3) -> list[dict]:
+    """Time the grid stage on an input set.
+
+    Parameters
+    ----------
+    inputs : InputSet
+        Input set (its provinces x 8,760 h are the size measured).
+    repeats : int
+        Steady-state calls per stage (the best is kept).
+
+    Returns
+    -------
+    list of dict
+        Rows ``stage, first_s, steady_s, units, unit_name, reference, reference_s``.
+    """
+    time_axis = model_time(int(inputs.parameter("base_year")))
+    n_province = inputs.provinces.sizes["province"]
+    units = n_province * len(time_axis)
+    rows = []
+    grids = {}
+    for mode in ("scheduled", "pool"):
+        grids[mode], first, best = _timed(
+            lambda m=mode: simulate_grid(inputs, time_axis, exchange=m), repeats
+        )
+        rows.append(_row(f"grid: {mode}", first, best, units))
+    base = grids["scheduled"]
+    draw = 0.03 * base["demand"]
+    _, first, best = _timed(
+        lambda: (simulate_grid(inputs, time_axis), simulate_grid(inputs, time_axis, draw)),
+        repeats,
+    )
+    rows.append(_row("grid: with and without EVs", first, best, 2 * units))
+
+    # merit order of coal and gas on each province's year
+    generation = base["generation"]
+    must_take = generation.sel(source=["hydro", "nuclear", "wind", "solar"]).sum("source")
+    chp_and_rest = base["load"] - base["net_import"] - must_take
+    capacity = inputs.provinces["capacity"]
+    coal = capacity.sel(capacity_source="coal").values
+    gas = capacity.sel(capacity_source="gas").values
+    cap = np.broadcast_to(
+        np.stack([coal, gas], axis=1)[:, None, :], (n_province, len(time_axis), 2)
+    ).copy()
+    cost = np.array([inputs.parameter("merit_cost_coal"), inputs.parameter("merit_cost_gas")])
+    rate = np.array([inputs.parameter("emission_rate_coal"), inputs.parameter("emission_rate_gas")])
+    net = np.ascontiguousarray(chp_and_rest.values)
+
+    def run_merit():
+        return [merit_order(net[p], cap[p], cost, rate) for p in range(n_province)]
+
+    dispatched, first, best = _timed(run_merit, repeats)
+    start = time.perf_counter()
+    lp_cost = _lp_years(net, cap, cost)
+    lp_s = time.perf_counter() - start
+    ours = sum(float((d @ cost).sum()) for d, _ in dispatched)
+    if not np.isclose(ours, lp_cost, rtol=1e-7):
+        raise RuntimeError(f"merit order cost {ours} differs from HiGHS {lp_cost}")
+    rows.append(_row("merit order (each province's year)", first, best, units, "HiGHS LP", lp_s))
+
+    # flow tracing over provinces + hubs (pool mode)
+    pool = grids["pool"]
+    nodes = list(pool["province"].values) + sorted(
+        {n for n in pool["to_node"].values if n not in set(pool["province"].values)}
+    )
+    index = {n: i for i, n in enumerate(nodes)}
+    frm = np.array([index[n] for n in pool["from_node"].values], np.int64)
+    to = np.array([index[n] for n in pool["to_node"].values], np.int64)
+    total = np.zeros((len(nodes), len(time_axis)))
+    total[:n_province] = pool["generation"].sum("source").values
+    emissions = np.zeros_like(total)
+    emissions[:n_province] = pool["production_emissions"].values * 1000.0
+    flow = np.ascontiguousarray(pool["flow"].values)
+    traced, first, best = _timed(
+        lambda: consumption_intensity(total, emissions, frm, to, flow), repeats
+    )
+    start = time.perf_counter()
+    reference = _tracing_reference(total, emissions, frm, to, flow)
+    reference_s = time.perf_counter() - start
+    np.testing.assert_allclose(traced[0], reference, rtol=1e-6, atol=1e-6)
+    rows.append(
+        _row("flow tracing (provinces + hubs)", first, best, units, "numpy.linalg.solve loop",
+             reference_s)
+    )  # fmt: skip
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--inputs", default=str(REPO / "inputs"))
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    rows = measure(load_inputs(args.inputs), args.repeats)
+    print(
+        f"{'stage':38s} {'first s':>8s} {'steady s':>9s} {'province-h/s':>13s} {'reference':>24s}"
+    )
+    for r in rows:
+        ratio = ""
+        if r["reference_s"] is not None:
+            ratio = f"{r['reference']}: {r['reference_s']:.3f} s (x{r['reference_s'] / r['steady_s']:.0f})"
+        print(
+            f"{r['stage']:38s} {r['first_s']:8.3f} {r['steady_s']:9.3f} "
+            f"{r['units'] / r['steady_s']:13.3e}  {ratio}"
+        )
+
+
+if __name__ == "__main__":
+    main()
