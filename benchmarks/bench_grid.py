@@ -198,7 +198,8 @@ def main() -> None:
     for r in rows:
         ratio = ""
         if r["reference_s"] is not None:
-            ratio = f"{r['reference']}: {r['reference_s']:.3f} s (x{r['reference_s'] / r['steady_s']:.0f})"
+            speedup = r["reference_s"] / r["steady_s"]
+            ratio = f"{r['reference']}: {r['reference_s']:.3f} s (x{speedup:.0f})"
         print(
             f"{r['stage']:38s} {r['first_s']:8.3f} {r['steady_s']:9.3f} "
             f"{r['units'] / r['steady_s']:13.3e}  {ratio}"

@@ -1,0 +1,197 @@
+"""The grid stage on the shipped inputs: conservation, capacities, hydro budgets, EV response."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hourlysim import load_inputs
+from hourlysim.grid import SOURCES, hydro_monthly_shape, merit_order, simulate_grid
+from hourlysim.timeaxis import model_time
+from hourlysim.variables import annotate
+
+TIME = model_time(2020)
+EV_PROVINCE = "BJ"  # an importer inside the North pool
+
+
+@pytest.fixture(scope="module")
+def grids(shipped_inputs):
+    """Without and with an EV load (5% of Beijing's demand), in both exchange modes."""
+    out = {}
+    for mode in ("scheduled", "pool"):
+        base = simulate_grid(shipped_inputs, TIME, exchange=mode)
+        draw = 0.0 * base["demand"]
+        draw.loc[EV_PROVINCE] = 0.05 * base["demand"].sel(province=EV_PROVINCE)
+        out[mode] = (base, simulate_grid(shipped_inputs, TIME, draw, exchange=mode), draw)
+    return out
+
+
+def _balance(grid):
+    """generation + net import (after losses) + unserved - surplus, per province-hour."""
+    return (
+        grid["generation"].sum("source") + grid["net_import"] + grid["unserved"] - grid["surplus"]
+    )
+
+
+@pytest.mark.parametrize("mode", ["scheduled", "pool"])
+def test_energy_conservation_and_no_nan(grids, mode):
+    for grid in grids[mode][:2]:
+        for name, data in grid.data_vars.items():
+            assert np.isfinite(data.values).all(), name
+        np.testing.assert_allclose(_balance(grid), grid["load"], rtol=1e-9, atol=1e-6)
+        assert (grid["generation"] >= -1e-9).all()
+        assert (grid["curtailment"] >= 0).all() and (grid["unserved"] >= 0).all()
+
+
+@pytest.mark.parametrize("mode", ["scheduled", "pool"])
+def test_corridors_within_schedule_and_hubs_within_capacity(grids, shipped_inputs, mode):
+    grid = grids[mode][0]
+    corridors = shipped_inputs.corridors
+    scheduled = grid["flow"].sel(corridor=corridors["corridor"].values)
+    assert (scheduled <= corridors["annual_energy"] / 8760 + 1e-9).all()
+    assert set(grid["loss_fraction"].values) == {0.0}
+    hubs = [c for c in grid["corridor"].values if "hub_" in c]
+    if mode == "scheduled":
+        assert hubs == []
+        return
+    # one link per direction for every province; hub nodes named hub_<region>
+    assert len(hubs) == 2 * grid.sizes["province"]
+    capacity = shipped_inputs.provinces["hub_capacity"].to_series()
+    regions = shipped_inputs.provinces["grid_region"].to_series()
+    links = grid["flow"].sel(corridor=hubs)
+    for name in hubs:
+        a, b = name.split(">")
+        province = a if b.startswith("hub_") else b
+        assert float(links.sel(corridor=name).max()) <= capacity[province] + 1e-6
+        assert (a if a.startswith("hub_") else b) == f"hub_{regions[province]}"
+    # every hub balances in every hour (no losses by default)
+    for region in set(regions):
+        hub = f"hub_{region}"
+        into = grid["flow"].where(grid["to_node"] == hub, 0.0).sum("corridor")
+        out = grid["flow"].where(grid["from_node"] == hub, 0.0).sum("corridor")
+        np.testing.assert_allclose(into, out, atol=1e-6)
+    # intra-regional scheduled corridors are idle in pool mode (the hub carries that trade)
+    frm = regions[corridors["from_province"].values].values
+    to = regions[corridors["to_province"].values].values
+    assert (scheduled.values[frm == to] == 0).all()
+
+
+@pytest.mark.parametrize("mode", ["scheduled", "pool"])
+def test_monthly_hydro_budget(grids, shipped_inputs, mode):
+    grid = grids[mode][0]
+    hydro = grid["generation"].sel(source="hydro")
+    monthly = hydro.groupby("time.month").sum().transpose("province", "month").values
+    capacity = shipped_inputs.provinces["capacity"].sel(capacity_source="hydro").values
+    hours = shipped_inputs.parameter("hydro_utilisation_hours")
+    budget = capacity[:, None] * hours * hydro_monthly_shape(shipped_inputs)[None, :]
+    # never more than the month's budget; spilled only where must-run exceeds the load
+    assert (monthly <= budget * (1 + 1e-9) + 1e-6).all()
+    assert monthly.sum(axis=0) == pytest.approx(budget.sum(axis=0), rel=0.01)
+    # the dispatchable part is shifted toward the hours of highest residual load
+    load = grid["load"] - grid["generation"].sel(source=["wind", "solar", "nuclear"]).sum("source")
+    sc = grid["province"].values.tolist().index("SC")
+    january = slice(0, 31 * 24)
+    peak = np.argsort(load.values[sc, january])[-200:]
+    valley = np.argsort(load.values[sc, january])[:200]
+    assert hydro.values[sc, january][peak].mean() > hydro.values[sc, january][valley].mean()
+
+
+@pytest.mark.parametrize("mode", ["scheduled", "pool"])
+def test_ev_load_conservation(grids, mode):
+    base, with_ev, draw = grids[mode]
+    increase = (with_ev["generation"] - base["generation"]).sum("source")
+    assert float(increase.max()) > 0
+    # the extra generation is the EV draw less the extra unserved plus the extra surplus
+    served = float(draw.sum() - (with_ev["unserved"] - base["unserved"]).sum())
+    absorbed = float((with_ev["surplus"] - base["surplus"]).sum())
+    assert float(increase.sum()) == pytest.approx(served + absorbed, rel=1e-9)
+    emissions = float((with_ev["production_emissions"] - base["production_emissions"]).sum())
+    assert emissions >= -1e-6
+
+
+def test_pool_importer_ev_load_raises_exporter_generation(grids):
+    base, with_ev, _ = grids["pool"]
+    increase = (with_ev["generation"] - base["generation"]).sum(("source", "time"))
+    others = increase.drop_sel(province=EV_PROVINCE)
+    assert float(others.max()) > 0  # generated outside the province that charges
+    assert float(others.sum()) > 0.1 * float(increase.sum())
+    # in scheduled mode the schedules do not follow the importer's load
+    base_s, with_ev_s, _ = grids["scheduled"]
+    increase_s = (with_ev_s["generation"] - base_s["generation"]).sum(("source", "time"))
+    assert float(increase_s.drop_sel(province=EV_PROVINCE).sum()) < float(others.sum())
+
+
+@pytest.mark.parametrize("mode", ["scheduled", "pool"])
+def test_marginal_shares(grids, shipped_inputs, mode):
+    grid = grids[mode][0]
+    share = grid["marginal_source_share"]
+    total = share.sum("source")
+    assert (np.isclose(total, 1.0) | np.isclose(total, 0.0)).all()
+    assert (share >= 0).all()
+    rates = np.array([shipped_inputs.parameter(f"emission_rate_{s}") for s in SOURCES])
+    expected = (share * rates[None, :, None]).sum("source")
+    np.testing.assert_allclose(grid["marginal_intensity"], expected)
+    if mode == "scheduled":
+        # wind or solar partly curtailed: they take the next MWh, at zero emissions
+        variable = grid["generation"].sel(source=["wind", "solar"]).sum("source")
+        curtailed = (grid["curtailment"] > 1e-6) & (variable > 1e-6)
+        assert int(curtailed.sum()) > 0
+        assert (grid["marginal_intensity"].values[curtailed.values] == 0).all()
+    # the coal-heavy North margin is mostly coal
+    north = share.sel(province="SX", source="coal").mean()
+    assert float(north) > 0.5
+
+
+def test_declared_variables_and_coordinates(grids):
+    grid = grids["pool"][0]
+    annotated = annotate(grid)
+    assert annotated["marginal_source_share"].attrs["units"] == "1"
+    assert {"from_node", "to_node", "loss_fraction"} <= set(grid["corridor"].coords)
+    assert grid.attrs["exchange"] == "pool"
+
+
+def test_corridor_losses_are_conserved(shipped_inputs):
+    overrides = {"corridor_loss_fraction": 0.05, "hub_loss_fraction": 0.02}
+    grid = simulate_grid(shipped_inputs, TIME, parameters=overrides, exchange="pool")
+    np.testing.assert_allclose(_balance(grid), grid["load"], rtol=1e-9, atol=1e-6)
+    # a hub passes on what reaches it: (sent to it) x (1 - loss) = what it sends
+    for hub in {n for n in grid["to_node"].values if n.startswith("hub_")}:
+        into = (grid["flow"] * (1 - grid["loss_fraction"])).where(grid["to_node"] == hub, 0.0)
+        out = grid["flow"].where(grid["from_node"] == hub, 0.0)
+        np.testing.assert_allclose(into.sum("corridor"), out.sum("corridor"), atol=1e-6)
+
+
+def test_bad_exchange_and_merit_order_shapes(shipped_inputs):
+    with pytest.raises(ValueError, match="exchange"):
+        simulate_grid(shipped_inputs, TIME, exchange="market")
+    with pytest.raises(ValueError, match="shapes"):
+        merit_order(np.ones(3), np.ones((3, 2)), np.ones(3), np.ones(3))
+
+
+def test_merit_order_broadcasts_capacity():
+    dispatch, marginal = merit_order(
+        np.array([5.0, 15.0, 40.0]), np.array([10.0, 20.0]), [2.0, 1.0], [900.0, 400.0]
+    )
+    np.testing.assert_allclose(dispatch, [[0, 5], [0, 15], [10, 20]])
+    assert marginal.tolist() == [1, 1, -1]
+
+
+def test_benchmark_runs_at_a_tiny_size(small_inputs):
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_grid.py"
+    spec = importlib.util.spec_from_file_location("bench_grid", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = bench.measure(load_inputs(small_inputs), repeats=1)
+    assert {"grid: scheduled", "grid: pool"} <= {r["stage"] for r in rows}
+    assert {r["reference"] for r in rows} >= {"HiGHS LP", "numpy.linalg.solve loop"}
+    for row in rows:
+        assert set(row) == {
+            "stage", "first_s", "steady_s", "units", "unit_name", "reference", "reference_s",
+        }  # fmt: skip
+        assert row["steady_s"] > 0 and row["units"] == 4 * 8760 * (
+            2 if "with and without" in row["stage"] else 1
+        )
+        assert row["unit_name"] == "province-h"
