@@ -240,6 +240,7 @@ def _strategy_slice(load, draw, grid, accounting, indicators) -> xr.Dataset:
             "average_intensity",
             "consumption_intensity",
             "marginal_intensity",
+            "marginal_source_share",
             "import_fraction",
             "production_emissions",
             "flow",
@@ -255,7 +256,14 @@ def _strategy_slice(load, draw, grid, accounting, indicators) -> xr.Dataset:
     }
     # labels (names, regions) are attached once at the end: drop them from the pieces
     data = xr.Dataset({name: piece.reset_coords(drop=True) for name, piece in pieces.items()})
-    for name in ("charging_load", "ev_grid_draw", "ev_emissions", "generation", "flow"):
+    for name in (
+        "charging_load",
+        "ev_grid_draw",
+        "ev_emissions",
+        "generation",
+        "marginal_source_share",
+        "flow",
+    ):
         attrs = data[name].attrs
         data[name] = data[name].astype(np.float32)
         data[name].attrs.update(attrs)

@@ -81,12 +81,6 @@ _TABLE = [
     ),
     Variable("demand", "MWh", ("province", "time"), "provincial demand without EVs per hour step"),
     Variable(
-        "load",
-        "MWh",
-        ("province", "time"),
-        "demand served in the province per hour step, EV grid draw included",
-    ),
-    Variable(
         "generation", "MWh", ("province", "source", "time"), "generation by source per hour step"
     ),
     Variable("curtailment", "MWh", ("province", "time"), "curtailed wind and solar per hour step"),
@@ -144,12 +138,6 @@ _TABLE = [
         "MWh",
         ("corridor", "time"),
         "energy sent on each corridor per hour step (pool mode: hub links included)",
-    ),
-    Variable(
-        "tracing_residual",
-        "1",
-        ("time",),
-        "largest relative residual of the flow-tracing solve in each hour",
     ),
     Variable("annual_ev_emissions", "t", ("method", "city"), "annual CO2 of EV charging"),
     Variable(
