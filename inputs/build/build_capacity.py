@@ -8,7 +8,9 @@ Decisions (see inputs/README.md, "capacity.csv"):
 - coal_chp: min(XZ CHP, coal): the part of coal that is CHP; the rest of the XZ CHP figure is
   taken to be gas or other CHP (Beijing, Tianjin).
 - hydro: GEM hydro units with start_year <= 2020 (unknown start year counted), border plants split
-  evenly, minus PIK pumped hydro (GEM's hydro tracker lists pumped-storage plants without a flag).
+  evenly, minus PIK pumped hydro (GEM's hydro tracker lists pumped-storage plants without a flag),
+  then scaled by one national factor for the small hydro GEM misses (calibrate_grid.hydro_scale:
+  hydro energy = 13% of national demand, Ember 2023 mix, V).
 - pumped_hydro: PIK.  nuclear: XZ.  gas: XZ OCGT.  wind, solar: XZ.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from _common import INPUTS, parse_args, pik_name_to_code, province_names, write_csv
+from calibrate_grid import hydro_scale
 
 GEM_FILE = "power_supply/gem_2023_china_operating_units_coal_hydro_nuclear_wind.csv"
 
@@ -89,6 +92,12 @@ def main() -> None:
     coal[override] = gem_coal[override]
     coal_chp = np.minimum(xz.CHP.astype(float), coal)
     hydro = (gem_hydro - psh.reindex(codes, fill_value=0)).clip(lower=0)
+    # calibration: GEM misses most small hydro; one national factor brings hydro energy to its
+    # 13% share of the 2023 mix (Ember, V) -- see calibrate_grid.py and inputs/README.md
+    demand = pd.read_csv(INPUTS / "provinces.csv").annual_demand.astype(float).sum()
+    scale = hydro_scale(hydro.sum(), demand)
+    print(f"hydro: GEM - PSH {hydro.sum():.0f} MW x {scale:.4f} (small hydro calibration)")
+    hydro = hydro * scale
 
     cap = pd.DataFrame({
         "province": codes,

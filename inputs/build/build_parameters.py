@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 from _common import INPUTS, parse_args, write_csv
 from calibrate_ev_temperature import calibrate
+from calibrate_grid import SOLAR_HOURS, WIND_HOURS, renewable_scales
 
 RF = "data/REFERENCE_FACTS.md"
 JAN_AUG_DAYS = 243   # 1 Jan - 31 Aug (non-leap)
@@ -14,6 +15,7 @@ JAN_AUG_DAYS = 243   # 1 Jan - 31 Aug (non-leap)
 def main() -> None:
     parse_args(__doc__)
     cal = calibrate()
+    cf_scale = renewable_scales(INPUTS)
     # Coal rate: back out coal from the MEE fossil-only factor 2022 (832.5 kg/MWh, V) with gas's share
     # of fossil generation 3/63 (Ember 2023 mix, V) at the gas rate below.
     gas = (370 + 490) / 2
@@ -101,6 +103,16 @@ def main() -> None:
          "share of the energy sent on a scheduled corridor that is lost before the receiver"),
         ("hub_loss_fraction", 0.0, "1", "as corridor_loss_fraction",
          "share of the energy sent on a province-hub link (pool mode) that is lost"),
+        ("wind_capacity_factor_scale", round(cf_scale["wind"], 4), "1",
+         f"{RF}: wind Jan-Aug 2023 1,538 h (V), annualised x 365/243 = {WIND_HOURS:.0f} h; "
+         "inputs/build/calibrate_grid.py",
+         "factor on the hourly wind capacity factors (capped at 1) that gives the national full-load "
+         "hours with the shipped capacity (the ERA5/atlite profiles give ~1,450 h)"),
+        ("solar_capacity_factor_scale", round(cf_scale["solar"], 4), "1",
+         f"{RF}: solar Jan-Aug 2023 907 h (V), annualised x 365/243 = {SOLAR_HOURS:.0f} h; "
+         "inputs/build/calibrate_grid.py",
+         "factor on the hourly solar capacity factors (capped at 1) that gives the national "
+         "full-load hours with the shipped capacity"),
         ("coal_chp_min_load_fraction", 0.5, "1",
          "ASSUMPTION (no published figure found; see inputs/README.md)",
          "heating-season must-run floor of coal CHP as a fraction of coal_chp capacity"),
