@@ -27,26 +27,17 @@ import scipy.sparse
 from scipy.optimize import linprog
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for _path in (REPO, REPO / "benchmarks"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+from bench_pipeline import _timed  # noqa: E402
 
 from hourlysim import load_inputs  # noqa: E402
 from hourlysim._kernels.tracing import consumption_intensity  # noqa: E402
 from hourlysim.grid import merit_order, simulate_grid  # noqa: E402
 from hourlysim.inputs import InputSet  # noqa: E402
 from hourlysim.timeaxis import model_time  # noqa: E402
-
-
-def _timed(function, repeats: int):
-    start = time.perf_counter()
-    result = function()
-    first = time.perf_counter() - start
-    best = float("inf")
-    for _ in range(max(repeats, 1)):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return result, first, best
 
 
 def _row(stage, first, steady, units, reference=None, reference_s=None) -> dict:
