@@ -26,8 +26,10 @@ GEM_FILE = "power_supply/gem_2023_china_operating_units_coal_hydro_nuclear_wind.
 
 def haversine_km(lat1, lon1, lat2, lon2):
     lat1, lon1, lat2, lon2 = map(np.radians, (lat1, lon1, lat2, lon2))
-    a = (np.sin((lat2 - lat1) / 2) ** 2
-         + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2)
+    a = (
+        np.sin((lat2 - lat1) / 2) ** 2
+        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    )
     return 2 * 6371.0 * np.arcsin(np.sqrt(a))
 
 
@@ -45,7 +47,7 @@ def load_gem(data, code_of, cities: pd.DataFrame) -> pd.DataFrame:
         if pn.startswith("BORDER:"):
             a, b = pn.split(":", 1)[1].replace("border", "").split(" - ")
             provs.append([code_of[a.strip()], code_of[b.strip()]])
-        elif pn == "UNKNOWN":   # locate by the nearest prefecture centroid
+        elif pn == "UNKNOWN":  # locate by the nearest prefecture centroid
             ad = nearest_city(lat, lon, cities)
             provs.append([cities.set_index("adcode").loc[ad, "province"]])
         else:
@@ -68,19 +70,23 @@ def main() -> None:
     cities = pd.read_csv(INPUTS / "cities.csv")
     g = load_gem(data, code_of, cities)
 
-    xz = pd.read_csv(data / "power_supply" / "xiaoweiz_pypsa_china_capacity_2020_MW_by_province.csv")
+    xz = pd.read_csv(
+        data / "power_supply" / "xiaoweiz_pypsa_china_capacity_2020_MW_by_province.csv"
+    )
     xz.index = [code_of[n] for n in xz.province]
     psh = pd.read_csv(data / "power_supply" / "pik_pumped_hydro_p_nom_MW.csv")
     psh = pd.Series(psh.MW.to_numpy(float), index=[code_of[n] for n in psh.Region])
     nuc_pik = pd.read_csv(data / "power_supply" / "pik_nuclear_p_nom_MW.csv")
-    nuc_pik = pd.Series(nuc_pik.nuclear_capacity.to_numpy(float),
-                        index=[code_of[n] for n in nuc_pik.Province])
+    nuc_pik = pd.Series(
+        nuc_pik.nuclear_capacity.to_numpy(float), index=[code_of[n] for n in nuc_pik.Province]
+    )
 
     upto = g.start_year.isna() | (g.start_year <= 2020)
     known = g.start_year.notna() & (g.start_year <= 2020)
     gem_coal = split_by_province(g[(g.tracker == "coal") & known]).reindex(codes, fill_value=0)
     gem_coal_nostart = split_by_province(g[(g.tracker == "coal") & g.start_year.isna()]).reindex(
-        codes, fill_value=0)
+        codes, fill_value=0
+    )
     gem_hydro = split_by_province(g[(g.tracker == "hydro") & upto]).reindex(codes, fill_value=0)
     gem_nuc = split_by_province(g[(g.tracker == "nuclear") & known]).reindex(codes, fill_value=0)
     gem_wind = split_by_province(g[(g.tracker == "wind") & known]).reindex(codes, fill_value=0)
@@ -88,7 +94,8 @@ def main() -> None:
     xz = xz.reindex(codes)
     coal = xz.coal.astype(float).copy()
     override = ((coal - gem_coal).abs() > 1000) & (
-        (np.maximum(coal, gem_coal) / np.maximum(np.minimum(coal, gem_coal), 1e-9)) > 2)
+        (np.maximum(coal, gem_coal) / np.maximum(np.minimum(coal, gem_coal), 1e-9)) > 2
+    )
     coal[override] = gem_coal[override]
     coal_chp = np.minimum(xz.CHP.astype(float), coal)
     hydro = (gem_hydro - psh.reindex(codes, fill_value=0)).clip(lower=0)
@@ -99,36 +106,62 @@ def main() -> None:
     print(f"hydro: GEM - PSH {hydro.sum():.0f} MW x {scale:.4f} (small hydro calibration)")
     hydro = hydro * scale
 
-    cap = pd.DataFrame({
-        "province": codes,
-        "coal": coal.to_numpy(),
-        "coal_chp": coal_chp.to_numpy(),
-        "gas": xz.OCGT.to_numpy(float),
-        "hydro": hydro.to_numpy(),
-        "pumped_hydro": psh.reindex(codes, fill_value=0).to_numpy(),
-        "nuclear": xz.nuclear.to_numpy(float),
-        "wind_onshore": xz.onwind.to_numpy(float),
-        "wind_offshore": xz.offwind.to_numpy(float),
-        "solar": xz.solar.to_numpy(float),
-    })
+    cap = pd.DataFrame(
+        {
+            "province": codes,
+            "coal": coal.to_numpy(),
+            "coal_chp": coal_chp.to_numpy(),
+            "gas": xz.OCGT.to_numpy(float),
+            "hydro": hydro.to_numpy(),
+            "pumped_hydro": psh.reindex(codes, fill_value=0).to_numpy(),
+            "nuclear": xz.nuclear.to_numpy(float),
+            "wind_onshore": xz.onwind.to_numpy(float),
+            "wind_offshore": xz.offwind.to_numpy(float),
+            "solar": xz.solar.to_numpy(float),
+        }
+    )
     assert (cap.coal_chp <= cap.coal).all()
     write_csv(cap, INPUTS / "capacity.csv", float_format="%.1f")
 
     # comparison tables for the README
-    cmp = pd.DataFrame({
-        "xz_coal": xz.coal, "xz_chp": xz.CHP, "gem_coal_le2020": gem_coal.round(0),
-        "gem_coal_no_start": gem_coal_nostart.round(0), "coal": coal, "coal_chp": coal_chp,
-        "override": override.map({True: "GEM", False: ""}),
-    })
+    cmp = pd.DataFrame(
+        {
+            "xz_coal": xz.coal,
+            "xz_chp": xz.CHP,
+            "gem_coal_le2020": gem_coal.round(0),
+            "gem_coal_no_start": gem_coal_nostart.round(0),
+            "coal": coal,
+            "coal_chp": coal_chp,
+            "override": override.map({True: "GEM", False: ""}),
+        }
+    )
     print(cmp.to_string())
     print("overrides:", list(cmp.index[override]))
-    print("hydro: GEM<=2020 incl. unknown start", round(gem_hydro.sum()), "PSH", psh.sum(),
-          "GEM-PSH floored", round(hydro.sum()),
-          "provinces where PSH > GEM hydro:", list(psh.index[psh > gem_hydro.reindex(psh.index)]))
-    print("hydro unknown start [MW]", g[(g.tracker == "hydro") & g.start_year.isna()].capacity_mw.sum())
-    print(pd.DataFrame({"xz": xz.nuclear, "pik": nuc_pik.reindex(codes), "gem_le2020": gem_nuc})
-          .query("xz > 0 or gem_le2020 > 0").to_string())
-    print("wind XZ onshore+offshore", (xz.onwind + xz.offwind).sum(), "GEM wind<=2020", round(gem_wind.sum()))
+    print(
+        "hydro: GEM<=2020 incl. unknown start",
+        round(gem_hydro.sum()),
+        "PSH",
+        psh.sum(),
+        "GEM-PSH floored",
+        round(hydro.sum()),
+        "provinces where PSH > GEM hydro:",
+        list(psh.index[psh > gem_hydro.reindex(psh.index)]),
+    )
+    print(
+        "hydro unknown start [MW]",
+        g[(g.tracker == "hydro") & g.start_year.isna()].capacity_mw.sum(),
+    )
+    print(
+        pd.DataFrame({"xz": xz.nuclear, "pik": nuc_pik.reindex(codes), "gem_le2020": gem_nuc})
+        .query("xz > 0 or gem_le2020 > 0")
+        .to_string()
+    )
+    print(
+        "wind XZ onshore+offshore",
+        (xz.onwind + xz.offwind).sum(),
+        "GEM wind<=2020",
+        round(gem_wind.sum()),
+    )
     tot = cap.drop(columns="province").sum() / 1000
     print("national totals [GW]:", tot.round(1).to_dict())
 
@@ -137,22 +170,42 @@ def main() -> None:
     for i, (ps, lat, lon) in enumerate(zip(g.provs, g.lat, g.lon, strict=True)):
         if len(ps) == 1:
             g.at[i, "province"] = ps[0]
-        else:   # border plant: the province of the nearest centroid among both provinces
+        else:  # border plant: the province of the nearest centroid among both provinces
             cand = cities[cities.province.isin(ps)]
-            g.at[i, "province"] = cand.set_index("adcode").loc[nearest_city(lat, lon, cand), "province"]
-    plants = (g.groupby(["tracker", "plant", "province"], sort=True)
-              .agg(latitude=("lat", "mean"), longitude=("lon", "mean"),
-                   capacity_mw=("capacity_mw", "sum"), start_year=("start_year", "min"))
-              .reset_index().rename(columns={"tracker": "source"}))
-    plants["adcode"] = [nearest_city(la, lo, cities[cities.province == p])
-                        for la, lo, p in zip(plants.latitude, plants.longitude, plants.province,
-                                             strict=True)]
+            g.at[i, "province"] = cand.set_index("adcode").loc[
+                nearest_city(lat, lon, cand), "province"
+            ]
+    plants = (
+        g.groupby(["tracker", "plant", "province"], sort=True)
+        .agg(
+            latitude=("lat", "mean"),
+            longitude=("lon", "mean"),
+            capacity_mw=("capacity_mw", "sum"),
+            start_year=("start_year", "min"),
+        )
+        .reset_index()
+        .rename(columns={"tracker": "source"})
+    )
+    plants["adcode"] = [
+        nearest_city(la, lo, cities[cities.province == p])
+        for la, lo, p in zip(plants.latitude, plants.longitude, plants.province, strict=True)
+    ]
     plants["latitude"] = plants.latitude.map(lambda x: f"{x:.4f}")
     plants["longitude"] = plants.longitude.map(lambda x: f"{x:.4f}")
     plants["capacity_mw"] = plants.capacity_mw.map(lambda x: f"{x:.1f}")
     plants["start_year"] = plants.start_year.map(lambda x: "" if pd.isna(x) else str(int(x)))
-    plants = plants[["plant", "source", "province", "adcode", "latitude", "longitude",
-                     "capacity_mw", "start_year"]].sort_values(["source", "province", "plant"])
+    plants = plants[
+        [
+            "plant",
+            "source",
+            "province",
+            "adcode",
+            "latitude",
+            "longitude",
+            "capacity_mw",
+            "start_year",
+        ]
+    ].sort_values(["source", "province", "plant"])
     write_csv(plants, INPUTS / "plants.csv")
     print("plants:", len(plants), plants.source.value_counts().to_dict())
 

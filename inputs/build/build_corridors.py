@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 from _common import INPUTS, ZH_SHORT_TO_CODE, parse_args, write_csv
 
-NM_OUTFLOW_MWH = 246.7e6       # Inner Mongolia 2021 outflow (REFERENCE_FACTS, V)
-SX_CHECK_MWH = 117.55e6        # Shanxi Jan-Oct 2022 outflow (REFERENCE_FACTS, V)
-SX_CHECK_GEN_MWH = 341.25e6    # Shanxi Jan-Oct 2022 generation (REFERENCE_FACTS, V)
-IMPORT_CAP = 0.5               # ASSUMPTION: scheduled imports <= 50% of the receiver's demand
+NM_OUTFLOW_MWH = 246.7e6  # Inner Mongolia 2021 outflow (REFERENCE_FACTS, V)
+SX_CHECK_MWH = 117.55e6  # Shanxi Jan-Oct 2022 outflow (REFERENCE_FACTS, V)
+SX_CHECK_GEN_MWH = 341.25e6  # Shanxi Jan-Oct 2022 generation (REFERENCE_FACTS, V)
+IMPORT_CAP = 0.5  # ASSUMPTION: scheduled imports <= 50% of the receiver's demand
 
 CITY_TO_PROVINCE = {"福州": "FJ", "广州": "GD"}
 
@@ -48,8 +48,10 @@ NAME_FIX = {
 # Duplicate listings of one line: row 37 (准东-皖南 ±1100 kV) is the same line as row 29 (吉泉直流,
 # Changji-Guquan; the PIK capacity matrix holds XJ-AH 12,000 MW once); row 42 repeats row 25
 # (蒙西-山西-北京-天津 1000 kV, listed in both the inter-regional and the intra-regional lists).
-DROP = {37: "duplicate of row 29 (Changji-Guquan = Zhundong-Wannan UHVDC)",
-        42: "duplicate of row 25 (Mengxi-Tianjinnan UHVAC listed twice)"}
+DROP = {
+    37: "duplicate of row 29 (Changji-Guquan = Zhundong-Wannan UHVDC)",
+    42: "duplicate of row 25 (Mengxi-Tianjinnan UHVAC listed twice)",
+}
 
 
 def solve(df: pd.DataFrame, demand: pd.Series) -> tuple[float, pd.Series]:
@@ -72,8 +74,18 @@ def solve(df: pd.DataFrame, demand: pd.Series) -> tuple[float, pd.Series]:
 def main() -> None:
     data = parse_args(__doc__)
     src = pd.read_csv(data / "transmission" / "pik_hist_2022_interprovincial_corridors_59.csv")
-    src.columns = ["kind", "no", "from_region", "name_zh", "kv", "cap_10mw", "to_region",
-                   "from_zh", "to_zh", "name_en"]
+    src.columns = [
+        "kind",
+        "no",
+        "from_region",
+        "name_zh",
+        "kv",
+        "cap_10mw",
+        "to_region",
+        "from_zh",
+        "to_zh",
+        "name_en",
+    ]
     prov = pd.read_csv(INPUTS / "provinces.csv").set_index("province")
     rows = []
     for r in src.itertuples():
@@ -81,33 +93,49 @@ def main() -> None:
             continue
         name_en = NAME_FIX.get(r.no, r.name_en).strip()
         kv = abs(float(str(r.kv).replace("±", "")))
-        is_dc = ("直流" in r.name_zh or "背靠背" in r.name_zh or "±" in str(r.kv))
+        is_dc = "直流" in r.name_zh or "背靠背" in r.name_zh or "±" in str(r.kv)
         current = "DC" if is_dc else "AC"
-        assert (" DC" in name_en or "DC" in name_en.split()[-1]) == is_dc or r.no in NAME_FIX, (r.no, name_en)
+        assert (" DC" in name_en or "DC" in name_en.split()[-1]) == is_dc or r.no in NAME_FIX, (
+            r.no,
+            name_en,
+        )
         frm = ZH_SHORT_TO_CODE[r.from_zh]
-        receivers = [CITY_TO_PROVINCE.get(x, ZH_SHORT_TO_CODE.get(x)) for x in re.split("[、,，]", r.to_zh)]
+        receivers = [
+            CITY_TO_PROVINCE.get(x, ZH_SHORT_TO_CODE.get(x)) for x in re.split("[、,，]", r.to_zh)
+        ]
         assert all(receivers), r
         for k, to in enumerate(receivers):
             suffix = "" if len(receivers) == 1 else "ab"[k]
-            rows.append({
-                "corridor": f"C{r.no:02d}{suffix}",
-                "name_en": name_en + ("" if len(receivers) == 1 else f" (share to {to})"),
-                "name_zh": r.name_zh.strip(),
-                "from_province": frm, "to_province": to,
-                "voltage_kv": kv, "current": current,
-                "capacity_mw": float(r.cap_10mw) * 10.0 / len(receivers),
-            })
+            rows.append(
+                {
+                    "corridor": f"C{r.no:02d}{suffix}",
+                    "name_en": name_en + ("" if len(receivers) == 1 else f" (share to {to})"),
+                    "name_zh": r.name_zh.strip(),
+                    "from_province": frm,
+                    "to_province": to,
+                    "voltage_kv": kv,
+                    "current": current,
+                    "capacity_mw": float(r.cap_10mw) * 10.0 / len(receivers),
+                }
+            )
     df = pd.DataFrame(rows)
     assert (df.from_province != df.to_province).all()
     h, scale = solve(df, prov.annual_demand.astype(float))
     df["annual_energy"] = df.capacity_mw * scale * h
     capped = sorted(df.to_province[scale < 1].unique())
     df["annual_energy_basis"] = [
-        (f"estimate: capacity x {h:.0f} h (single utilisation-hours figure calibrated to Inner "
-         f"Mongolia's 246.7 TWh outflow in 2021)"
-         + ("" if s == 1 else f" x {s:.3f} (receiver's scheduled imports capped at "
-                              f"{IMPORT_CAP:.0%} of its annual demand)"))
-        for s in scale]
+        (
+            f"estimate: capacity x {h:.0f} h (single utilisation-hours figure calibrated to Inner "
+            f"Mongolia's 246.7 TWh outflow in 2021)"
+            + (
+                ""
+                if s == 1
+                else f" x {s:.3f} (receiver's scheduled imports capped at "
+                f"{IMPORT_CAP:.0%} of its annual demand)"
+            )
+        )
+        for s in scale
+    ]
     df = df.sort_values("corridor")
     out = df.copy()
     out["voltage_kv"] = out.voltage_kv.map(lambda x: f"{x:.0f}")
@@ -120,36 +148,44 @@ def main() -> None:
 
     e = df.annual_energy
     print(f"rows {len(df)}; H = {h:.1f} h; capped receivers: {capped}")
-    print("NM outflow [TWh]", round(e[df.from_province == 'NM'].sum() / 1e6, 2))
+    print("NM outflow [TWh]", round(e[df.from_province == "NM"].sum() / 1e6, 2))
     sx = e[df.from_province == "SX"].sum()
-    print(f"SX outflow [TWh/yr] {sx / 1e6:.1f}; published Jan-Oct 2022 {SX_CHECK_MWH / 1e6} "
-          f"(x12/10 = {SX_CHECK_MWH * 1.2 / 1e6:.1f}); share of generation published "
-          f"{SX_CHECK_MWH / SX_CHECK_GEN_MWH:.1%}, modelled outflow/(demand+outflow) "
-          f"{sx / (sx + prov.annual_demand['SX']):.1%}")
+    print(
+        f"SX outflow [TWh/yr] {sx / 1e6:.1f}; published Jan-Oct 2022 {SX_CHECK_MWH / 1e6} "
+        f"(x12/10 = {SX_CHECK_MWH * 1.2 / 1e6:.1f}); share of generation published "
+        f"{SX_CHECK_MWH / SX_CHECK_GEN_MWH:.1%}, modelled outflow/(demand+outflow) "
+        f"{sx / (sx + prov.annual_demand['SX']):.1%}"
+    )
     imp = e.groupby(df.to_province).sum()
     exp = e.groupby(df.from_province).sum()
-    t = pd.DataFrame({"imports_TWh": imp / 1e6, "exports_TWh": exp / 1e6,
-                      "demand_TWh": prov.annual_demand / 1e6}).fillna(0)
+    t = pd.DataFrame(
+        {"imports_TWh": imp / 1e6, "exports_TWh": exp / 1e6, "demand_TWh": prov.annual_demand / 1e6}
+    ).fillna(0)
     t["import_share"] = t.imports_TWh / t.demand_TWh
     print(t.round(2).sort_values("import_share", ascending=False).to_string())
 
 
 def hub_links(data) -> pd.DataFrame:
     """Province-to-hub capacity: row sums of the PIK matrix over the province's own region."""
-    matrix = pd.read_csv(data / "transmission" / "pik_hist_2022_interprovincial_capacity_matrix_MW.csv",
-                         index_col=0)
+    matrix = pd.read_csv(
+        data / "transmission" / "pik_hist_2022_interprovincial_capacity_matrix_MW.csv", index_col=0
+    )
     assert (matrix.to_numpy() == matrix.to_numpy().T).all()
     prov = pd.read_csv(INPUTS / "provinces.csv").set_index("province")
     rows = []
     for p in sorted(prov.index):
         region = prov.grid_region[p]
         partners = [q for q in matrix.columns if q != p and prov.grid_region.get(q) == region]
-        rows.append({
-            "province": p, "grid_region": region, "hub": f"hub_{region}",
-            "capacity_mw": f"{matrix.loc[p, partners].sum():.1f}",
-            "partners": " ".join(q for q in partners if matrix.loc[p, q] > 0),
-            "source": "PIK pik_hist_2022_interprovincial_capacity_matrix_MW.csv: sum over same-region partners",
-        })
+        rows.append(
+            {
+                "province": p,
+                "grid_region": region,
+                "hub": f"hub_{region}",
+                "capacity_mw": f"{matrix.loc[p, partners].sum():.1f}",
+                "partners": " ".join(q for q in partners if matrix.loc[p, q] > 0),
+                "source": "PIK pik_hist_2022_interprovincial_capacity_matrix_MW.csv: sum over same-region partners",
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -35,12 +35,12 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 JAN_AUG_DAYS = 243
-HYDRO_SHARE_2023 = 0.13                       # Ember 2023 mix, hydro 13% (V)
+HYDRO_SHARE_2023 = 0.13  # Ember 2023 mix, hydro 13% (V)
 HYDRO_HOURS = round(1984 * 365 / JAN_AUG_DAYS)  # as parameters.csv hydro_utilisation_hours
-WIND_HOURS = 1538 * 365 / JAN_AUG_DAYS        # Jan-Aug 2023 wind 1,538 h (V), annualised
-SOLAR_HOURS = 907 * 365 / JAN_AUG_DAYS        # Jan-Aug 2023 solar 907 h (V), annualised
-NM_OUTFLOW_2021_TWH = 246.7                   # V, gross outflow
-SX_OUTFLOW_JAN_OCT_2022_TWH = 117.55          # V, gross outflow, 10 months
+WIND_HOURS = 1538 * 365 / JAN_AUG_DAYS  # Jan-Aug 2023 wind 1,538 h (V), annualised
+SOLAR_HOURS = 907 * 365 / JAN_AUG_DAYS  # Jan-Aug 2023 solar 907 h (V), annualised
+NM_OUTFLOW_2021_TWH = 246.7  # V, gross outflow
+SX_OUTFLOW_JAN_OCT_2022_TWH = 117.55  # V, gross outflow, 10 months
 
 
 def hydro_scale(hydro_mw_total: float, national_demand_mwh: float) -> float:
@@ -48,8 +48,9 @@ def hydro_scale(hydro_mw_total: float, national_demand_mwh: float) -> float:
     return HYDRO_SHARE_2023 * national_demand_mwh / (hydro_mw_total * HYDRO_HOURS)
 
 
-def capacity_factor_scale(capacity: list[np.ndarray], profiles: list[np.ndarray],
-                          target_hours: float) -> float:
+def capacity_factor_scale(
+    capacity: list[np.ndarray], profiles: list[np.ndarray], target_hours: float
+) -> float:
     """Factor s with sum(capacity x min(s x cf, 1)) = target_hours x sum(capacity) [1].
 
     capacity: arrays (province,) [MW]; profiles: matching arrays (hour, province) [1].
@@ -57,8 +58,13 @@ def capacity_factor_scale(capacity: list[np.ndarray], profiles: list[np.ndarray]
     total = sum(c.sum() for c in capacity)
 
     def hours(s):
-        return sum((np.minimum(s * cf, 1.0).sum(axis=0) * c).sum()
-                   for c, cf in zip(capacity, profiles, strict=True)) / total
+        return (
+            sum(
+                (np.minimum(s * cf, 1.0).sum(axis=0) * c).sum()
+                for c, cf in zip(capacity, profiles, strict=True)
+            )
+            / total
+        )
 
     low, high = 0.0, 1.0
     while hours(high) < target_hours:
@@ -87,9 +93,11 @@ def renewable_scales(inputs: Path) -> dict[str, float]:
     wind = capacity_factor_scale(
         [cap.wind_onshore.to_numpy(float), cap.wind_offshore.to_numpy(float)],
         [_profile(inputs, "cf_wind_onshore", codes), _profile(inputs, "cf_wind_offshore", codes)],
-        WIND_HOURS)
-    solar = capacity_factor_scale([cap.solar.to_numpy(float)],
-                                  [_profile(inputs, "cf_solar", codes)], SOLAR_HOURS)
+        WIND_HOURS,
+    )
+    solar = capacity_factor_scale(
+        [cap.solar.to_numpy(float)], [_profile(inputs, "cf_solar", codes)], SOLAR_HOURS
+    )
     return {"wind": wind, "solar": solar}
 
 
@@ -118,13 +126,18 @@ def calibration_table(inputs_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dic
             "simulated": float((intensity[known] * load[known]).sum() / load[known].sum()),
             "mee_2022": float((mee[known] * load[known]).sum() / load[known].sum()),
             "unserved_pct": float(100 * grid["unserved"].sum() / grid["load"].sum()),
-            "mix_pct": (100 * grid["generation"].sum(("province", "time"))
-                        / grid["generation"].sum()).to_series().round(1).to_dict(),
+            "mix_pct": (
+                100 * grid["generation"].sum(("province", "time")) / grid["generation"].sum()
+            )
+            .to_series()
+            .round(1)
+            .to_dict(),
         }
         net = -grid["net_import"].sum("time").to_series() / 1e6
         sent = (grid["flow"].groupby(grid["from_node"]).sum(...) / 1e6).to_series()
         exports[mode] = pd.DataFrame({"net_export_TWh": net, "gross_sent_TWh": sent}).loc[
-            ["NM", "SX", "YN", "SC"]]
+            ["NM", "SX", "YN", "SC"]
+        ]
     return table, pd.concat(exports, axis=1), national
 
 
@@ -137,12 +150,16 @@ def main() -> None:
     for mode, n in national.items():
         error = 100 * (n["simulated"] / n["mee_2022"] - 1)
         within = int((table[f"{mode}_error_pct"].abs() <= 15).sum())
-        print(f"{mode}: national (demand-weighted, 30 provinces) {n['simulated']:.1f} vs "
-              f"MEE {n['mee_2022']:.1f} ({error:+.1f}%); {within}/30 provinces within 15%; "
-              f"unserved {n['unserved_pct']:.3f}% of load; mix % {n['mix_pct']}")
-    print("\nAnnual exports [TWh] (REFERENCE_FACTS: NM sent 246.7 TWh in 2021 (gross); "
-          f"SX sent 117.55 TWh Jan-Oct 2022, x12/10 = {SX_OUTFLOW_JAN_OCT_2022_TWH * 1.2:.1f}; "
-          "no figure for YN, SC)")
+        print(
+            f"{mode}: national (demand-weighted, 30 provinces) {n['simulated']:.1f} vs "
+            f"MEE {n['mee_2022']:.1f} ({error:+.1f}%); {within}/30 provinces within 15%; "
+            f"unserved {n['unserved_pct']:.3f}% of load; mix % {n['mix_pct']}"
+        )
+    print(
+        "\nAnnual exports [TWh] (REFERENCE_FACTS: NM sent 246.7 TWh in 2021 (gross); "
+        f"SX sent 117.55 TWh Jan-Oct 2022, x12/10 = {SX_OUTFLOW_JAN_OCT_2022_TWH * 1.2:.1f}; "
+        "no figure for YN, SC)"
+    )
     print(exports.round(1).to_string())
 
 
