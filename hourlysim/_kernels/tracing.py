@@ -1,4 +1,25 @@
-"""Stage 3 kernels: consumption-based intensity by proportional flow tracing."""
+"""Stage 3 kernels: proportional flow tracing (consumption intensity, supply shares).
+
+One per-hour core, :func:`solve_hour`, solves ``A X = B`` with
+``A = diag(T) - R^T``: ``T[j]`` is the power passing through node ``j`` (its generation
+plus what it receives) and ``R[i, j]`` the power that arrives at ``j`` from ``i`` (sent
+times ``1 - loss``). ``B`` is the produced emissions (the consumption intensity) or
+``diag(G)`` (the supply-share matrix). The power leaving a node (consumed there or sent on)
+carries one mix, that of its own generation and its arrivals (Qu, Liang & Xu, ES&T 2017).
+
+Losses: a MWh that arrives carries the intensity of the MWh sent, so the emissions of the
+energy lost on a corridor reach no consumer; they are a separate loss term, located on the
+corridor (returned as ``loss_emissions``). Conservation, every hour:
+``sum_j consumed_j x_j + loss_emissions = sum_p E_p``, with ``consumed_j = T_j - sent_j``.
+
+Solving: the network is small (tens of nodes) and in most hours its active flows form a
+directed acyclic graph; then a topological order gives the solution by forward
+substitution in O(nodes + edges). Hours whose flows contain a loop fall back to a dense
+Gaussian elimination with partial pivoting, and a singular system (a loop that carries
+power but has no generation feeding it) to least squares; every hour's relative residual
+is returned so ill-conditioned hours can be reported. A node that neither generates nor
+receives has intensity 0 and no supply shares (defined so; it supplies nothing).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +27,319 @@ import numpy as np
 
 from ._jit import kernel
 
+#: relative pivot size below which an hour's system is treated as singular
+SINGULAR_PIVOT = 1e-12
+#: status of an hour's solve
+SOLVED_ACYCLIC, SOLVED_DENSE, SOLVED_LEAST_SQUARES = 0, 1, 2
+
 
 @kernel
-def consumption_intensity(generation_total, emissions, corridor_from, corridor_to, flow):
+def solve_hour(total, rhs, source, target, received, solution, work):
+    """Solve one hour's tracing system ``(diag(T) - R^T) X = B`` in place.
+
+    Parameters
+    ----------
+    total : ndarray (node,)
+        Power through each node: generation plus arrivals [MWh].
+    rhs : ndarray (node, column)
+        Right-hand side ``B`` (emissions [any unit], or ``diag(generation)`` [MWh]); rows of
+        nodes with ``total == 0`` are ignored (their solution is 0).
+    source, target : ndarray of int64 (edge,)
+        Sending and receiving node of each active edge (this hour's direction).
+    received : ndarray (edge,)
+        Power arriving at ``target`` [MWh], > 0.
+    solution : ndarray (node, column)
+        Output ``X`` [rhs unit per MWh].
+    work : ndarray (node, node + column + 4)
+        Scratch space.
+
+    Returns
+    -------
+    status : int
+        ``SOLVED_ACYCLIC``, ``SOLVED_DENSE`` or ``SOLVED_LEAST_SQUARES``.
+    residual : float
+        ``max |A X - B| / max |B|`` over the hour [1] (0 when ``B`` is 0).
+    """
+    n = total.size
+    m = rhs.shape[1]
+    n_edge = source.size
+    indegree = work[:, 0]
+    order = work[:, 1]
+    indegree[:] = 0.0
+    for k in range(n_edge):
+        indegree[target[k]] += 1.0
+    # Kahn's algorithm: nodes whose arrivals are all known
+    head = 0
+    tail = 0
+    for j in range(n):
+        if indegree[j] == 0.0:
+            order[tail] = j
+            tail += 1
+    while head < tail:
+        i = int(order[head])
+        head += 1
+        for k in range(n_edge):
+            if source[k] == i:
+                j = target[k]
+                indegree[j] -= 1.0
+                if indegree[j] == 0.0:
+                    order[tail] = j
+                    tail += 1
+    status = SOLVED_ACYCLIC
+    if tail == n:
+        for position in range(n):
+            j = int(order[position])
+            if total[j] <= 0.0:
+                solution[j, :] = 0.0
+                continue
+            for c in range(m):
+                solution[j, c] = rhs[j, c]
+            for k in range(n_edge):
+                if target[k] == j:
+                    i = source[k]
+                    for c in range(m):
+                        solution[j, c] += received[k] * solution[i, c]
+            for c in range(m):
+                solution[j, c] /= total[j]
+    else:
+        status = _dense_solve(total, rhs, source, target, received, solution, work)
+    # residual of the system as solved (identity rows where total == 0)
+    worst = 0.0
+    scale = 0.0
+    for j in range(n):
+        for c in range(m):
+            b = rhs[j, c] if total[j] > 0.0 else 0.0
+            scale = max(scale, abs(b))
+            value = (total[j] if total[j] > 0.0 else 1.0) * solution[j, c] - b
+            if total[j] > 0.0:
+                for k in range(n_edge):
+                    if target[k] == j:
+                        value -= received[k] * solution[source[k], c]
+            worst = max(worst, abs(value))
+    residual = worst / scale if scale > 0.0 else worst
+    return status, residual
+
+
+@kernel
+def _dense_solve(total, rhs, source, target, received, solution, work):
+    """Gaussian elimination with partial pivoting; least squares if singular."""
+    n = total.size
+    m = rhs.shape[1]
+    a = work[:, 4 : 4 + n]
+    b = work[:, 4 + n : 4 + n + m]
+    a[:, :] = 0.0
+    for j in range(n):
+        if total[j] > 0.0:
+            a[j, j] = total[j]
+            for c in range(m):
+                b[j, c] = rhs[j, c]
+        else:
+            a[j, j] = 1.0
+            for c in range(m):
+                b[j, c] = 0.0
+    for k in range(source.size):
+        if total[target[k]] > 0.0:
+            a[target[k], source[k]] -= received[k]
+    largest = np.abs(a).max()
+    copy_a = a.copy()
+    copy_b = b.copy()
+    for col in range(n):
+        pivot = col
+        for row in range(col + 1, n):
+            if abs(a[row, col]) > abs(a[pivot, col]):
+                pivot = row
+        if abs(a[pivot, col]) <= SINGULAR_PIVOT * largest:
+            least = np.linalg.lstsq(copy_a, copy_b)[0]
+            solution[:, :] = least
+            return SOLVED_LEAST_SQUARES
+        if pivot != col:
+            for c in range(n):
+                a[col, c], a[pivot, c] = a[pivot, c], a[col, c]
+            for c in range(m):
+                b[col, c], b[pivot, c] = b[pivot, c], b[col, c]
+        for row in range(col + 1, n):
+            factor = a[row, col] / a[col, col]
+            if factor != 0.0:
+                for c in range(col, n):
+                    a[row, c] -= factor * a[col, c]
+                for c in range(m):
+                    b[row, c] -= factor * b[col, c]
+    for row in range(n - 1, -1, -1):
+        for c in range(m):
+            value = b[row, c]
+            for k in range(row + 1, n):
+                value -= a[row, k] * solution[k, c]
+            solution[row, c] = value / a[row, row]
+    return SOLVED_DENSE
+
+
+@kernel
+def hour_network(edge_from, edge_to, flow, loss, t, source, target, received, sent):
+    """Orient this hour's edges by the sign of their flow and keep the active ones.
+
+    Parameters
+    ----------
+    edge_from, edge_to : ndarray of int64 (edge,)
+        Node indices of each edge's ends (a positive flow goes from ``edge_from``).
+    flow : ndarray (edge, time)
+        Power sent [MWh] (negative: sent from ``edge_to`` to ``edge_from``).
+    loss : ndarray (edge, time)
+        Fraction of the power sent that is lost on the way [1].
+    t : int
+        Hour.
+    source, target, received, sent : ndarray (edge,)
+        Outputs: the first ``n_active`` entries hold the active edges.
+
+    Returns
+    -------
+    int
+        Number of active edges.
+    """
+    n_active = 0
+    for k in range(edge_from.size):
+        f = flow[k, t]
+        if f == 0.0:
+            continue
+        if f > 0.0:
+            source[n_active] = edge_from[k]
+            target[n_active] = edge_to[k]
+        else:
+            source[n_active] = edge_to[k]
+            target[n_active] = edge_from[k]
+            f = -f
+        sent[n_active] = f
+        received[n_active] = f * (1.0 - loss[k, t])
+        if received[n_active] > 0.0:
+            n_active += 1
+    return n_active
+
+
+@kernel
+def trace_intensity(generation, emissions, edge_from, edge_to, flow, loss):
+    """Consumption intensity of every node and hour by proportional flow tracing.
+
+    Parameters
+    ----------
+    generation : ndarray (node, time)
+        Generation at each node [MWh] (0 at a hub).
+    emissions : ndarray (node, time)
+        Emissions of that generation [any mass unit].
+    edge_from, edge_to : ndarray of int64 (edge,)
+        Node indices of each edge's ends.
+    flow : ndarray (edge, time)
+        Power sent along the edge [MWh]; negative runs from ``edge_to`` to ``edge_from``.
+    loss : ndarray (edge, time)
+        Fraction of the power sent that is lost on the way [1].
+
+    Returns
+    -------
+    intensity : ndarray (node, time)
+        Intensity of the power leaving each node (consumed or sent on) [mass unit MWh-1];
+        0 where a node neither generates nor receives.
+    import_fraction : ndarray (node, time)
+        Share of the power through the node that arrived from other nodes [1].
+    loss_emissions : ndarray (time,)
+        Emissions carried by the energy lost on edges [mass unit].
+    residual : ndarray (time,)
+        Relative residual of each hour's solve [1].
+    status : ndarray of int8 (time,)
+        0 acyclic, 1 dense solve (a loop), 2 least squares (singular system).
+    """
+    n_node, n_time = generation.shape
+    n_edge = edge_from.size
+    intensity = np.zeros((n_node, n_time))
+    import_fraction = np.zeros((n_node, n_time))
+    loss_emissions = np.zeros(n_time)
+    residual = np.zeros(n_time)
+    status = np.zeros(n_time, np.int8)
+    source = np.empty(n_edge, np.int64)
+    target = np.empty(n_edge, np.int64)
+    received = np.empty(n_edge)
+    sent = np.empty(n_edge)
+    total = np.empty(n_node)
+    rhs = np.empty((n_node, 1))
+    solution = np.zeros((n_node, 1))
+    work = np.empty((n_node, n_node + 5))
+    for t in range(n_time):
+        n_active = hour_network(edge_from, edge_to, flow, loss, t, source, target, received, sent)
+        for j in range(n_node):
+            total[j] = generation[j, t]
+            rhs[j, 0] = emissions[j, t]
+        for k in range(n_active):
+            total[target[k]] += received[k]
+        status[t], residual[t] = solve_hour(
+            total,
+            rhs,
+            source[:n_active],
+            target[:n_active],
+            received[:n_active],
+            solution,
+            work,
+        )
+        for j in range(n_node):
+            intensity[j, t] = solution[j, 0]
+            if total[j] > 0.0:
+                import_fraction[j, t] = (total[j] - generation[j, t]) / total[j]
+        for k in range(n_active):
+            loss_emissions[t] += (sent[k] - received[k]) * solution[source[k], 0]
+    return intensity, import_fraction, loss_emissions, residual, status
+
+
+@kernel
+def trace_shares(generation, edge_from, edge_to, flow, loss):
+    """Supply-share matrix of every hour by proportional sharing.
+
+    Parameters
+    ----------
+    generation : ndarray (node, time)
+        Generation at each node [MWh].
+    edge_from, edge_to, flow, loss
+        As in :func:`trace_intensity`.
+
+    Returns
+    -------
+    share : ndarray (time, node, node)
+        ``share[t, j, p]``: fraction of the power leaving node ``j`` that was generated at
+        node ``p`` [1]; rows sum to 1, or to 0 for a node that neither generates nor
+        receives.
+    residual : ndarray (time,)
+        Relative residual of each hour's solve [1].
+    """
+    n_node, n_time = generation.shape
+    n_edge = edge_from.size
+    share = np.zeros((n_time, n_node, n_node))
+    residual = np.zeros(n_time)
+    source = np.empty(n_edge, np.int64)
+    target = np.empty(n_edge, np.int64)
+    received = np.empty(n_edge)
+    sent = np.empty(n_edge)
+    total = np.empty(n_node)
+    rhs = np.zeros((n_node, n_node))
+    solution = np.zeros((n_node, n_node))
+    work = np.empty((n_node, 2 * n_node + 4))
+    for t in range(n_time):
+        n_active = hour_network(edge_from, edge_to, flow, loss, t, source, target, received, sent)
+        for j in range(n_node):
+            total[j] = generation[j, t]
+            rhs[j, j] = generation[j, t]
+        for k in range(n_active):
+            total[target[k]] += received[k]
+        _, residual[t] = solve_hour(
+            total, rhs, source[:n_active], target[:n_active], received[:n_active], solution, work
+        )
+        share[t] = solution
+    return share, residual
+
+
+def consumption_intensity(
+    generation_total, emissions, corridor_from, corridor_to, flow, loss_fraction=None
+):
     """Intensity of the electricity consumed in each province, by proportional tracing.
 
-    Solves, for every hour, ``(diag(G + sum of imports) - F^T) c = E`` (Qu, Liang & Xu,
-    ES&T 2017): the power leaving a province (consumed or exported) carries one intensity,
-    the mix of its own generation and its imports.
+    Solves, for every hour, ``(diag(G + sum of arrivals) - R^T) c = E`` (see the module
+    docstring): the power leaving a province (consumed or exported) carries one intensity,
+    the mix of its own generation and its imports. A thin caller of
+    :func:`trace_intensity`.
 
     Parameters
     ----------
@@ -22,9 +348,11 @@ def consumption_intensity(generation_total, emissions, corridor_from, corridor_t
     emissions : ndarray (province, time)
         CO2 emitted by that generation [kg].
     corridor_from, corridor_to : ndarray of int64 (corridor,)
-        Province indices of each corridor's ends.
+        Node indices of each corridor's ends.
     flow : ndarray (corridor, time)
-        Energy carried [MWh] (losses on corridors are not modelled).
+        Energy sent [MWh] (negative: from ``corridor_to`` to ``corridor_from``).
+    loss_fraction : ndarray (corridor,) or (corridor, time), optional
+        Fraction of the energy sent that is lost on the corridor [1]; 0 by default.
 
     Returns
     -------
@@ -33,36 +361,28 @@ def consumption_intensity(generation_total, emissions, corridor_from, corridor_t
     import_fraction : ndarray (province, time)
         Share of the power leaving the province's bus that was imported [1].
     residual : ndarray (time,)
-        Largest relative residual of the linear solve in each hour [1] (a check on
+        Relative residual of the linear solve in each hour [1] (a check on
         ill-conditioning).
     """
-    n_province, n_time = generation_total.shape
-    intensity = np.zeros((n_province, n_time))
-    import_fraction = np.zeros((n_province, n_time))
-    residual = np.zeros(n_time)
-    matrix = np.empty((n_province, n_province))
-    rhs = np.empty(n_province)
-    for t in range(n_time):
-        matrix[:, :] = 0.0
-        for p in range(n_province):
-            matrix[p, p] = generation_total[p, t]
-            rhs[p] = emissions[p, t]
-        for k in range(corridor_from.size):
-            i = corridor_from[k]
-            j = corridor_to[k]
-            matrix[j, j] += flow[k, t]
-            matrix[j, i] -= flow[k, t]
-        for p in range(n_province):
-            total = matrix[p, p]
-            if total > 0.0:
-                import_fraction[p, t] = (total - generation_total[p, t]) / total
-            else:
-                matrix[p, :] = 0.0
-                matrix[p, p] = 1.0
-                rhs[p] = 0.0
-        solution = np.linalg.solve(matrix, rhs)
-        check = matrix @ solution - rhs
-        scale = np.abs(rhs).max() + 1e-300
-        residual[t] = np.abs(check).max() / scale
-        intensity[:, t] = solution
+    generation_total = np.ascontiguousarray(generation_total, dtype=np.float64)
+    flow = np.ascontiguousarray(flow, dtype=np.float64)
+    loss = _edge_time(loss_fraction, flow.shape)
+    intensity, import_fraction, _, residual, _ = trace_intensity(
+        generation_total,
+        np.ascontiguousarray(emissions, dtype=np.float64),
+        np.ascontiguousarray(corridor_from, dtype=np.int64),
+        np.ascontiguousarray(corridor_to, dtype=np.int64),
+        flow,
+        loss,
+    )
     return intensity, import_fraction, residual
+
+
+def _edge_time(loss_fraction, shape) -> np.ndarray:
+    """Loss fractions as a contiguous (edge, time) float64 array."""
+    if loss_fraction is None:
+        return np.zeros(shape)
+    loss = np.asarray(loss_fraction, dtype=np.float64)
+    if loss.ndim == 1:
+        loss = loss[:, None]
+    return np.ascontiguousarray(np.broadcast_to(loss, shape))
