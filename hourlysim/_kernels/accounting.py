@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel
-from .tracing import hour_network, solve_hour
+from .tracing import hour_network, solve_hour, workspace
 
 
 @kernel
@@ -104,6 +104,9 @@ def attribute_ev_emissions(
     n_city, n_time = draw.shape
     n_node = generation.shape[0]
     n_edge = edge_from.size
+    # hour-major copies: each hour reads contiguous memory
+    flow_hour = np.ascontiguousarray(flow.T)
+    loss_hour = np.ascontiguousarray(loss.T)
     consumption = np.zeros((n_city, n_time))
     consequential = np.zeros((n_city, n_time))
     territorial = np.zeros((n_city, n_time))
@@ -118,12 +121,14 @@ def attribute_ev_emissions(
     total = np.empty(n_node)
     rhs = np.zeros((n_node, n_node))
     share = np.zeros((n_node, n_node))
-    work = np.empty((n_node, 2 * n_node + 4))
+    work, iwork = workspace(n_node, n_edge, n_node)
     rate = np.zeros(n_node)
     node_draw = np.zeros(n_node)
     supplied = np.zeros(n_node)
     for t in range(n_time):
-        n_active = hour_network(edge_from, edge_to, flow, loss, t, source, target, received, sent)
+        n_active = hour_network(
+            edge_from, edge_to, flow_hour[t], loss_hour[t], source, target, received, sent
+        )
         for j in range(n_node):
             total[j] = generation[j, t]
             rhs[j, j] = generation[j, t]
@@ -132,7 +137,14 @@ def attribute_ev_emissions(
         for k in range(n_active):
             total[target[k]] += received[k]
         _, residual[t] = solve_hour(
-            total, rhs, source[:n_active], target[:n_active], received[:n_active], share, work
+            total,
+            rhs,
+            source[:n_active],
+            target[:n_active],
+            received[:n_active],
+            share,
+            work,
+            iwork,
         )
         hour_draw = 0.0
         for c in range(n_city):

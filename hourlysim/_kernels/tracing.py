@@ -34,8 +34,21 @@ SOLVED_ACYCLIC, SOLVED_DENSE, SOLVED_LEAST_SQUARES = 0, 1, 2
 
 
 @kernel
-def solve_hour(total, rhs, source, target, received, solution, work):
+def workspace(n_node, n_edge, n_column):
+    """Scratch arrays for :func:`solve_hour` (float, int) sized for a network."""
+    return (
+        np.empty((n_node, n_node + n_column)),
+        np.empty(4 * n_node + 2 * n_edge + 2, np.int64),
+    )
+
+
+@kernel
+def solve_hour(total, rhs, source, target, received, solution, work, iwork):
     """Solve one hour's tracing system ``(diag(T) - R^T) X = B`` in place.
+
+    Nodes whose arrivals all come from solved nodes are solved by forward substitution in
+    topological order (Kahn); the rest (loops and what lies downstream of them) by one
+    dense solve, with the known arrivals moved to the right-hand side.
 
     Parameters
     ----------
@@ -50,8 +63,8 @@ def solve_hour(total, rhs, source, target, received, solution, work):
         Power arriving at ``target`` [MWh], > 0.
     solution : ndarray (node, column)
         Output ``X`` [rhs unit per MWh].
-    work : ndarray (node, node + column + 4)
-        Scratch space.
+    work, iwork : ndarray
+        Scratch space from :func:`workspace`.
 
     Returns
     -------
@@ -63,46 +76,67 @@ def solve_hour(total, rhs, source, target, received, solution, work):
     n = total.size
     m = rhs.shape[1]
     n_edge = source.size
-    indegree = work[:, 0]
-    order = work[:, 1]
-    indegree[:] = 0.0
+    # compressed lists of the edges arriving at and leaving each node
+    in_start = iwork[: n + 1]
+    out_start = iwork[n + 1 : 2 * n + 2]
+    in_edge = iwork[2 * n + 2 : 2 * n + 2 + n_edge]
+    out_edge = iwork[2 * n + 2 + n_edge : 2 * n + 2 + 2 * n_edge]
+    waiting = iwork[2 * n + 2 + 2 * n_edge : 3 * n + 2 + 2 * n_edge]
+    order = iwork[3 * n + 2 + 2 * n_edge : 4 * n + 2 + 2 * n_edge]
+    in_start[:] = 0
+    out_start[:] = 0
     for k in range(n_edge):
-        indegree[target[k]] += 1.0
-    # Kahn's algorithm: nodes whose arrivals are all known
-    head = 0
+        in_start[target[k] + 1] += 1
+        out_start[source[k] + 1] += 1
+    for j in range(n):
+        waiting[j] = in_start[j + 1]
+        in_start[j + 1] += in_start[j]
+        out_start[j + 1] += out_start[j]
+    for k in range(n_edge):
+        j = target[k]
+        in_edge[in_start[j + 1] - waiting[j]] = k
+        waiting[j] -= 1
+    for j in range(n):
+        order[j] = out_start[j + 1] - out_start[j]
+    for k in range(n_edge):
+        i = source[k]
+        out_edge[out_start[i + 1] - order[i]] = k
+        order[i] -= 1
+    # Kahn's algorithm: a node is solved once all its arrivals come from solved nodes
     tail = 0
     for j in range(n):
-        if indegree[j] == 0.0:
+        waiting[j] = in_start[j + 1] - in_start[j]
+        if waiting[j] == 0:
             order[tail] = j
             tail += 1
+    head = 0
     while head < tail:
-        i = int(order[head])
+        i = order[head]
         head += 1
-        for k in range(n_edge):
-            if source[k] == i:
-                j = target[k]
-                indegree[j] -= 1.0
-                if indegree[j] == 0.0:
-                    order[tail] = j
-                    tail += 1
+        for position in range(out_start[i], out_start[i + 1]):
+            j = target[out_edge[position]]
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                order[tail] = j
+                tail += 1
+    for position in range(tail):
+        j = order[position]
+        if total[j] <= 0.0:
+            solution[j, :] = 0.0
+            continue
+        for c in range(m):
+            solution[j, c] = rhs[j, c]
+        for e in range(in_start[j], in_start[j + 1]):
+            k = in_edge[e]
+            for c in range(m):
+                solution[j, c] += received[k] * solution[source[k], c]
+        for c in range(m):
+            solution[j, c] /= total[j]
     status = SOLVED_ACYCLIC
-    if tail == n:
-        for position in range(n):
-            j = int(order[position])
-            if total[j] <= 0.0:
-                solution[j, :] = 0.0
-                continue
-            for c in range(m):
-                solution[j, c] = rhs[j, c]
-            for k in range(n_edge):
-                if target[k] == j:
-                    i = source[k]
-                    for c in range(m):
-                        solution[j, c] += received[k] * solution[i, c]
-            for c in range(m):
-                solution[j, c] /= total[j]
-    else:
-        status = _dense_solve(total, rhs, source, target, received, solution, work)
+    if tail < n:
+        status = _dense_solve(
+            total, rhs, source, received, solution, work, in_start, in_edge, waiting, tail
+        )
     # residual of the system as solved (identity rows where total == 0)
     worst = 0.0
     scale = 0.0
@@ -112,81 +146,99 @@ def solve_hour(total, rhs, source, target, received, solution, work):
             scale = max(scale, abs(b))
             value = (total[j] if total[j] > 0.0 else 1.0) * solution[j, c] - b
             if total[j] > 0.0:
-                for k in range(n_edge):
-                    if target[k] == j:
-                        value -= received[k] * solution[source[k], c]
+                for e in range(in_start[j], in_start[j + 1]):
+                    k = in_edge[e]
+                    value -= received[k] * solution[source[k], c]
             worst = max(worst, abs(value))
     residual = worst / scale if scale > 0.0 else worst
     return status, residual
 
 
 @kernel
-def _dense_solve(total, rhs, source, target, received, solution, work):
-    """Gaussian elimination with partial pivoting; least squares if singular."""
+def _dense_solve(total, rhs, source, received, solution, work, in_start, in_edge, waiting, tail):
+    """Dense solve for the nodes Kahn's algorithm left (``waiting > 0``).
+
+    Gaussian elimination with partial pivoting; least squares if the system is singular.
+    """
     n = total.size
     m = rhs.shape[1]
-    a = work[:, 4 : 4 + n]
-    b = work[:, 4 + n : 4 + n + m]
-    a[:, :] = 0.0
+    # local numbering of the unsolved nodes (waiting > 0); -1 for solved ones
+    local = np.full(n, -1, np.int64)
+    nodes = np.empty(n - tail, np.int64)
+    u = 0
     for j in range(n):
+        if waiting[j] > 0:
+            local[j] = u
+            nodes[u] = j
+            u += 1
+    a = work[:u, :u]
+    b = work[:u, n : n + m]
+    a[:, :] = 0.0
+    for r in range(u):
+        j = nodes[r]
         if total[j] > 0.0:
-            a[j, j] = total[j]
+            a[r, r] = total[j]
             for c in range(m):
-                b[j, c] = rhs[j, c]
+                b[r, c] = rhs[j, c]
+            for e in range(in_start[j], in_start[j + 1]):
+                k = in_edge[e]
+                i = source[k]
+                if local[i] >= 0:
+                    a[r, local[i]] -= received[k]
+                else:
+                    for c in range(m):
+                        b[r, c] += received[k] * solution[i, c]
         else:
-            a[j, j] = 1.0
+            a[r, r] = 1.0
             for c in range(m):
-                b[j, c] = 0.0
-    for k in range(source.size):
-        if total[target[k]] > 0.0:
-            a[target[k], source[k]] -= received[k]
+                b[r, c] = 0.0
     largest = np.abs(a).max()
     copy_a = a.copy()
     copy_b = b.copy()
-    for col in range(n):
+    for col in range(u):
         pivot = col
-        for row in range(col + 1, n):
+        for row in range(col + 1, u):
             if abs(a[row, col]) > abs(a[pivot, col]):
                 pivot = row
         if abs(a[pivot, col]) <= SINGULAR_PIVOT * largest:
             least = np.linalg.lstsq(copy_a, copy_b)[0]
-            solution[:, :] = least
+            for r in range(u):
+                for c in range(m):
+                    solution[nodes[r], c] = least[r, c]
             return SOLVED_LEAST_SQUARES
         if pivot != col:
-            for c in range(n):
+            for c in range(u):
                 a[col, c], a[pivot, c] = a[pivot, c], a[col, c]
             for c in range(m):
                 b[col, c], b[pivot, c] = b[pivot, c], b[col, c]
-        for row in range(col + 1, n):
+        for row in range(col + 1, u):
             factor = a[row, col] / a[col, col]
             if factor != 0.0:
-                for c in range(col, n):
+                for c in range(col, u):
                     a[row, c] -= factor * a[col, c]
                 for c in range(m):
                     b[row, c] -= factor * b[col, c]
-    for row in range(n - 1, -1, -1):
+    for row in range(u - 1, -1, -1):
         for c in range(m):
             value = b[row, c]
-            for k in range(row + 1, n):
-                value -= a[row, k] * solution[k, c]
-            solution[row, c] = value / a[row, row]
+            for k in range(row + 1, u):
+                value -= a[row, k] * solution[nodes[k], c]
+            solution[nodes[row], c] = value / a[row, row]
     return SOLVED_DENSE
 
 
 @kernel
-def hour_network(edge_from, edge_to, flow, loss, t, source, target, received, sent):
+def hour_network(edge_from, edge_to, flow, loss, source, target, received, sent):
     """Orient this hour's edges by the sign of their flow and keep the active ones.
 
     Parameters
     ----------
     edge_from, edge_to : ndarray of int64 (edge,)
         Node indices of each edge's ends (a positive flow goes from ``edge_from``).
-    flow : ndarray (edge, time)
-        Power sent [MWh] (negative: sent from ``edge_to`` to ``edge_from``).
-    loss : ndarray (edge, time)
+    flow : ndarray (edge,)
+        Power sent this hour [MWh] (negative: sent from ``edge_to`` to ``edge_from``).
+    loss : ndarray (edge,)
         Fraction of the power sent that is lost on the way [1].
-    t : int
-        Hour.
     source, target, received, sent : ndarray (edge,)
         Outputs: the first ``n_active`` entries hold the active edges.
 
@@ -197,7 +249,7 @@ def hour_network(edge_from, edge_to, flow, loss, t, source, target, received, se
     """
     n_active = 0
     for k in range(edge_from.size):
-        f = flow[k, t]
+        f = flow[k]
         if f == 0.0:
             continue
         if f > 0.0:
@@ -208,7 +260,7 @@ def hour_network(edge_from, edge_to, flow, loss, t, source, target, received, se
             target[n_active] = edge_from[k]
             f = -f
         sent[n_active] = f
-        received[n_active] = f * (1.0 - loss[k, t])
+        received[n_active] = f * (1.0 - loss[k])
         if received[n_active] > 0.0:
             n_active += 1
     return n_active
@@ -247,8 +299,13 @@ def trace_intensity(generation, emissions, edge_from, edge_to, flow, loss):
     """
     n_node, n_time = generation.shape
     n_edge = edge_from.size
-    intensity = np.zeros((n_node, n_time))
-    import_fraction = np.zeros((n_node, n_time))
+    # hour-major copies: each hour reads and writes contiguous memory
+    flow_hour = np.ascontiguousarray(flow.T)
+    loss_hour = np.ascontiguousarray(loss.T)
+    generation_hour = np.ascontiguousarray(generation.T)
+    emissions_hour = np.ascontiguousarray(emissions.T)
+    intensity = np.zeros((n_time, n_node))
+    import_fraction = np.zeros((n_time, n_node))
     loss_emissions = np.zeros(n_time)
     residual = np.zeros(n_time)
     status = np.zeros(n_time, np.int8)
@@ -259,12 +316,14 @@ def trace_intensity(generation, emissions, edge_from, edge_to, flow, loss):
     total = np.empty(n_node)
     rhs = np.empty((n_node, 1))
     solution = np.zeros((n_node, 1))
-    work = np.empty((n_node, n_node + 5))
+    work, iwork = workspace(n_node, n_edge, 1)
     for t in range(n_time):
-        n_active = hour_network(edge_from, edge_to, flow, loss, t, source, target, received, sent)
+        n_active = hour_network(
+            edge_from, edge_to, flow_hour[t], loss_hour[t], source, target, received, sent
+        )
         for j in range(n_node):
-            total[j] = generation[j, t]
-            rhs[j, 0] = emissions[j, t]
+            total[j] = generation_hour[t, j]
+            rhs[j, 0] = emissions_hour[t, j]
         for k in range(n_active):
             total[target[k]] += received[k]
         status[t], residual[t] = solve_hour(
@@ -275,14 +334,21 @@ def trace_intensity(generation, emissions, edge_from, edge_to, flow, loss):
             received[:n_active],
             solution,
             work,
+            iwork,
         )
         for j in range(n_node):
-            intensity[j, t] = solution[j, 0]
+            intensity[t, j] = solution[j, 0]
             if total[j] > 0.0:
-                import_fraction[j, t] = (total[j] - generation[j, t]) / total[j]
+                import_fraction[t, j] = (total[j] - generation_hour[t, j]) / total[j]
         for k in range(n_active):
             loss_emissions[t] += (sent[k] - received[k]) * solution[source[k], 0]
-    return intensity, import_fraction, loss_emissions, residual, status
+    return (
+        np.ascontiguousarray(intensity.T),
+        np.ascontiguousarray(import_fraction.T),
+        loss_emissions,
+        residual,
+        status,
+    )
 
 
 @kernel
@@ -307,6 +373,9 @@ def trace_shares(generation, edge_from, edge_to, flow, loss):
     """
     n_node, n_time = generation.shape
     n_edge = edge_from.size
+    # hour-major copies: each hour reads contiguous memory
+    flow_hour = np.ascontiguousarray(flow.T)
+    loss_hour = np.ascontiguousarray(loss.T)
     share = np.zeros((n_time, n_node, n_node))
     residual = np.zeros(n_time)
     source = np.empty(n_edge, np.int64)
@@ -316,16 +385,25 @@ def trace_shares(generation, edge_from, edge_to, flow, loss):
     total = np.empty(n_node)
     rhs = np.zeros((n_node, n_node))
     solution = np.zeros((n_node, n_node))
-    work = np.empty((n_node, 2 * n_node + 4))
+    work, iwork = workspace(n_node, n_edge, n_node)
     for t in range(n_time):
-        n_active = hour_network(edge_from, edge_to, flow, loss, t, source, target, received, sent)
+        n_active = hour_network(
+            edge_from, edge_to, flow_hour[t], loss_hour[t], source, target, received, sent
+        )
         for j in range(n_node):
             total[j] = generation[j, t]
             rhs[j, j] = generation[j, t]
         for k in range(n_active):
             total[target[k]] += received[k]
         _, residual[t] = solve_hour(
-            total, rhs, source[:n_active], target[:n_active], received[:n_active], solution, work
+            total,
+            rhs,
+            source[:n_active],
+            target[:n_active],
+            received[:n_active],
+            solution,
+            work,
+            iwork,
         )
         share[t] = solution
     return share, residual
