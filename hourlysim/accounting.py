@@ -20,7 +20,8 @@ Methods (:data:`METHODS`), all in t CO2 per city-hour:
 
 Plant placement (where a province's emissions physically occur, by city):
 ASSUMPTION: a province's emissions (all from coal and gas units in this model) are located
-in its cities in proportion to the coal capacity of ``inputs/plants.csv`` (GEM) there. Gas
+in its cities in proportion to the coal capacity of ``inputs/plants.csv`` (GEM) there
+(plants starting after the model year left out). Gas
 units are not in GEM (licence): ASSUMPTION: gas is placed like the province's coal; in a
 province without coal plants (e.g. Beijing), all its emissions are placed in proportion to
 population. A plant's city is its ``adcode`` when that is a city of the set, else the
@@ -153,7 +154,7 @@ def read_plants(inputs: InputSet) -> pd.DataFrame | None:
     return frame
 
 
-def city_weights(inputs: InputSet, cities: xr.Dataset) -> xr.DataArray:
+def city_weights(inputs: InputSet, cities: xr.Dataset, year: int | None = None) -> xr.DataArray:
     """Share of its province's emissions located in each city [1].
 
     Coal capacity of the plants placed in the city over that of the province's cities;
@@ -167,6 +168,8 @@ def city_weights(inputs: InputSet, cities: xr.Dataset) -> xr.DataArray:
     cities : xr.Dataset (city,)
         The simulated cities: ``city_province``, ``latitude``, ``longitude``,
         ``population``.
+    year : int, optional
+        Model year: plants with a later ``start_year`` are left out (unknown years kept).
     """
     table = pd.DataFrame(
         {
@@ -181,7 +184,11 @@ def city_weights(inputs: InputSet, cities: xr.Dataset) -> xr.DataArray:
     if plants is None:
         logger.warning("no %s in %s: emissions placed by population", PLANTS_FILE, inputs.path)
     else:
-        coal = plants[(plants["source"] == "coal") & plants["province"].isin(table["province"])]
+        keep = (plants["source"] == "coal") & plants["province"].isin(table["province"])
+        if year is not None and "start_year" in plants.columns:
+            start = pd.to_numeric(plants["start_year"], errors="coerce")
+            keep &= start.isna() | (start <= year)
+        coal = plants[keep]
         placed = plant_cities(coal, table)
         capacity = capacity.add(
             pd.Series(coal["capacity_mw"].to_numpy(float), index=placed).groupby(level=0).sum(),
@@ -297,7 +304,8 @@ def account(
     nodes, edge_from, edge_to, flow, loss = _nodes(grid, inputs)
     n_node = len(nodes)
     city_node = province_index(cities["city_province"], provinces)
-    weights = city_weights(inputs, cities).values
+    year = int(pd.DatetimeIndex(draw["time"].values)[0].year) if draw.sizes["time"] else None
+    weights = city_weights(inputs, cities, year).values
     values = np.ascontiguousarray(draw.transpose("city", "time").values, dtype=np.float64)
     annual = values.sum(axis=1)
     total_draw = annual.sum()
