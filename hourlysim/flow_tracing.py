@@ -77,16 +77,10 @@ def trace(generation, emissions, flows, losses=None) -> Tracing:
         that sends more than it generates plus receives.
     """
     generation, emissions, flows, losses = _checked(generation, emissions, flows, losses)
-    edge_from, edge_to = np.nonzero((flows != 0).any(axis=0))
-    flow = np.ascontiguousarray(flows[:, edge_from, edge_to].T)
-    loss = np.ascontiguousarray(losses[:, edge_from, edge_to].T)
     intensity, imported, loss_emissions, residual, status = trace_intensity(
         np.ascontiguousarray(generation.T),
         np.ascontiguousarray(emissions.T),
-        edge_from.astype(np.int64),
-        edge_to.astype(np.int64),
-        flow,
-        loss,
+        *_edges(flows, losses),
     )
     bad = np.flatnonzero(residual > RESIDUAL_TOLERANCE)
     if bad.size:
@@ -142,15 +136,20 @@ def supply_shares(generation, flows, losses=None) -> np.ndarray:
         node ``p`` [1]. ``consumed intensity = share @ (E / G)`` (0 where G is 0).
     """
     generation, _, flows, losses = _checked(generation, np.zeros_like(generation), flows, losses)
+    share, _ = trace_shares(np.ascontiguousarray(generation.T), *_edges(flows, losses))
+    return share
+
+
+def _edges(flows, losses):
+    """Edge list of the node pairs that carry power in any hour: ends, (edge, hour) flows
+    and loss fractions."""
     edge_from, edge_to = np.nonzero((flows != 0).any(axis=0))
-    share, _ = trace_shares(
-        np.ascontiguousarray(generation.T),
+    return (
         edge_from.astype(np.int64),
         edge_to.astype(np.int64),
         np.ascontiguousarray(flows[:, edge_from, edge_to].T),
         np.ascontiguousarray(losses[:, edge_from, edge_to].T),
     )
-    return share
 
 
 def _checked(generation, emissions, flows, losses):

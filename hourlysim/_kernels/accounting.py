@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel
-from .tracing import hour_network, solve_hour, workspace
+from .tracing import network_workspace, trace_hour
 
 
 @kernel
@@ -103,10 +103,10 @@ def attribute_ev_emissions(
     """
     n_city, n_time = draw.shape
     n_node = generation.shape[0]
-    n_edge = edge_from.size
     # hour-major copies: each hour reads contiguous memory
     flow_hour = np.ascontiguousarray(flow.T)
     loss_hour = np.ascontiguousarray(loss.T)
+    generation_hour = np.ascontiguousarray(generation.T)
     consumption = np.zeros((n_city, n_time))
     consequential = np.zeros((n_city, n_time))
     territorial = np.zeros((n_city, n_time))
@@ -114,37 +114,20 @@ def attribute_ev_emissions(
     burden_consequential = np.zeros((n_city, n_node))
     unattributed = np.zeros(n_time)
     residual = np.zeros(n_time)
-    source = np.empty(n_edge, np.int64)
-    target = np.empty(n_edge, np.int64)
-    received = np.empty(n_edge)
-    sent = np.empty(n_edge)
-    total = np.empty(n_node)
     rhs = np.zeros((n_node, n_node))
     share = np.zeros((n_node, n_node))
-    work, iwork = workspace(n_node, n_edge, n_node)
+    space = network_workspace(n_node, edge_from.size, n_node)
     rate = np.zeros(n_node)
     node_draw = np.zeros(n_node)
     supplied = np.zeros(n_node)
+    has_annual_draw = annual_draw_share.sum() > 0.0
     for t in range(n_time):
-        n_active = hour_network(
-            edge_from, edge_to, flow_hour[t], loss_hour[t], source, target, received, sent
-        )
         for j in range(n_node):
-            total[j] = generation[j, t]
             rhs[j, j] = generation[j, t]
             rate[j] = emissions[j, t] / generation[j, t] if generation[j, t] > 0.0 else 0.0
             node_draw[j] = 0.0
-        for k in range(n_active):
-            total[target[k]] += received[k]
-        _, residual[t] = solve_hour(
-            total,
-            rhs,
-            source[:n_active],
-            target[:n_active],
-            received[:n_active],
-            share,
-            work,
-            iwork,
+        _, _, residual[t] = trace_hour(
+            generation_hour[t], edge_from, edge_to, flow_hour[t], loss_hour[t], rhs, share, space
         )
         hour_draw = 0.0
         for c in range(n_city):
@@ -171,23 +154,18 @@ def attribute_ev_emissions(
             change = ev_caused[p, t]
             if change == 0.0:
                 continue
-            if supplied[p] > 0.0:
-                for c in range(n_city):
-                    part = change * draw[c, t] * share[city_node[c], p] / supplied[p]
-                    consequential[c, t] += part
-                    burden_consequential[c, p] += part
-            elif hour_draw > 0.0:
-                for c in range(n_city):
-                    part = change * draw[c, t] / hour_draw
-                    consequential[c, t] += part
-                    burden_consequential[c, p] += part
-            elif annual_draw_share.sum() > 0.0:
-                for c in range(n_city):
-                    part = change * annual_draw_share[c]
-                    consequential[c, t] += part
-                    burden_consequential[c, p] += part
-            else:
+            if supplied[p] <= 0.0 and hour_draw <= 0.0 and not has_annual_draw:
                 unattributed[t] += change
+                continue
+            for c in range(n_city):
+                if supplied[p] > 0.0:  # the cities whose EV power p supplies
+                    weight = draw[c, t] * share[city_node[c], p] / supplied[p]
+                elif hour_draw > 0.0:  # no EV power traces to p: every city's draw
+                    weight = draw[c, t] / hour_draw
+                else:  # no EV draw this hour: every city's annual draw
+                    weight = annual_draw_share[c]
+                consequential[c, t] += change * weight
+                burden_consequential[c, p] += change * weight
     return (
         consumption,
         consequential,

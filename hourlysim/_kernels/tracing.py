@@ -34,15 +34,6 @@ SOLVED_ACYCLIC, SOLVED_DENSE, SOLVED_LEAST_SQUARES = 0, 1, 2
 
 
 @kernel
-def workspace(n_node, n_edge, n_column):
-    """Scratch arrays for :func:`solve_hour` (float, int) sized for a network."""
-    return (
-        np.empty((n_node, n_node + n_column)),
-        np.empty(4 * n_node + 2 * n_edge + 2, np.int64),
-    )
-
-
-@kernel
 def solve_hour(total, rhs, source, target, received, solution, work, iwork):
     """Solve one hour's tracing system ``(diag(T) - R^T) X = B`` in place.
 
@@ -64,7 +55,7 @@ def solve_hour(total, rhs, source, target, received, solution, work, iwork):
     solution : ndarray (node, column)
         Output ``X`` [rhs unit per MWh].
     work, iwork : ndarray
-        Scratch space from :func:`workspace`.
+        Scratch space (from :func:`network_workspace`).
 
     Returns
     -------
@@ -267,6 +258,72 @@ def hour_network(edge_from, edge_to, flow, loss, source, target, received, sent)
 
 
 @kernel
+def network_workspace(n_node, n_edge, n_column):
+    """Buffers for :func:`trace_hour` on a network of ``n_node`` nodes and ``n_edge`` edges.
+
+    Returns
+    -------
+    tuple
+        ``(source, target, received, sent, total, work, iwork)``: this hour's active edges,
+        the power through each node, and the solver's scratch space.
+    """
+    return (
+        np.empty(n_edge, np.int64),
+        np.empty(n_edge, np.int64),
+        np.empty(n_edge),
+        np.empty(n_edge),
+        np.empty(n_node),
+        np.empty((n_node, n_node + n_column)),
+        np.empty(4 * n_node + 2 * n_edge + 2, np.int64),
+    )
+
+
+@kernel
+def trace_hour(generation, edge_from, edge_to, flow, loss, rhs, solution, space):
+    """Trace one hour: orient the edges, add up each node's supply, solve.
+
+    Parameters
+    ----------
+    generation : ndarray (node,)
+        Generation this hour [MWh].
+    edge_from, edge_to : ndarray of int64 (edge,)
+        Node indices of each edge's ends.
+    flow, loss : ndarray (edge,)
+        Power sent this hour [MWh] and the fraction lost on the way [1].
+    rhs, solution : ndarray (node, column)
+        As in :func:`solve_hour`.
+    space : tuple
+        From :func:`network_workspace`; holds this hour's active edges and totals after
+        the call.
+
+    Returns
+    -------
+    n_active : int
+        Number of active edges (the first entries of ``space``'s edge arrays).
+    status : int
+        As in :func:`solve_hour`.
+    residual : float
+        As in :func:`solve_hour`.
+    """
+    source, target, received, sent, total, work, iwork = space
+    n_active = hour_network(edge_from, edge_to, flow, loss, source, target, received, sent)
+    total[:] = generation
+    for k in range(n_active):
+        total[target[k]] += received[k]
+    status, residual = solve_hour(
+        total,
+        rhs,
+        source[:n_active],
+        target[:n_active],
+        received[:n_active],
+        solution,
+        work,
+        iwork,
+    )
+    return n_active, status, residual
+
+
+@kernel
 def trace_intensity(generation, emissions, edge_from, edge_to, flow, loss):
     """Consumption intensity of every node and hour by proportional flow tracing.
 
@@ -298,7 +355,6 @@ def trace_intensity(generation, emissions, edge_from, edge_to, flow, loss):
         0 acyclic, 1 dense solve (a loop), 2 least squares (singular system).
     """
     n_node, n_time = generation.shape
-    n_edge = edge_from.size
     # hour-major copies: each hour reads and writes contiguous memory
     flow_hour = np.ascontiguousarray(flow.T)
     loss_hour = np.ascontiguousarray(loss.T)
@@ -309,32 +365,14 @@ def trace_intensity(generation, emissions, edge_from, edge_to, flow, loss):
     loss_emissions = np.zeros(n_time)
     residual = np.zeros(n_time)
     status = np.zeros(n_time, np.int8)
-    source = np.empty(n_edge, np.int64)
-    target = np.empty(n_edge, np.int64)
-    received = np.empty(n_edge)
-    sent = np.empty(n_edge)
-    total = np.empty(n_node)
     rhs = np.empty((n_node, 1))
     solution = np.zeros((n_node, 1))
-    work, iwork = workspace(n_node, n_edge, 1)
+    space = network_workspace(n_node, edge_from.size, 1)
+    source, _, received, sent, total, _, _ = space
     for t in range(n_time):
-        n_active = hour_network(
-            edge_from, edge_to, flow_hour[t], loss_hour[t], source, target, received, sent
-        )
-        for j in range(n_node):
-            total[j] = generation_hour[t, j]
-            rhs[j, 0] = emissions_hour[t, j]
-        for k in range(n_active):
-            total[target[k]] += received[k]
-        status[t], residual[t] = solve_hour(
-            total,
-            rhs,
-            source[:n_active],
-            target[:n_active],
-            received[:n_active],
-            solution,
-            work,
-            iwork,
+        rhs[:, 0] = emissions_hour[t]
+        n_active, status[t], residual[t] = trace_hour(
+            generation_hour[t], edge_from, edge_to, flow_hour[t], loss_hour[t], rhs, solution, space
         )
         for j in range(n_node):
             intensity[t, j] = solution[j, 0]
@@ -372,40 +410,19 @@ def trace_shares(generation, edge_from, edge_to, flow, loss):
         Relative residual of each hour's solve [1].
     """
     n_node, n_time = generation.shape
-    n_edge = edge_from.size
-    # hour-major copies: each hour reads contiguous memory
     flow_hour = np.ascontiguousarray(flow.T)
     loss_hour = np.ascontiguousarray(loss.T)
+    generation_hour = np.ascontiguousarray(generation.T)
     share = np.zeros((n_time, n_node, n_node))
     residual = np.zeros(n_time)
-    source = np.empty(n_edge, np.int64)
-    target = np.empty(n_edge, np.int64)
-    received = np.empty(n_edge)
-    sent = np.empty(n_edge)
-    total = np.empty(n_node)
     rhs = np.zeros((n_node, n_node))
-    solution = np.zeros((n_node, n_node))
-    work, iwork = workspace(n_node, n_edge, n_node)
+    space = network_workspace(n_node, edge_from.size, n_node)
     for t in range(n_time):
-        n_active = hour_network(
-            edge_from, edge_to, flow_hour[t], loss_hour[t], source, target, received, sent
-        )
         for j in range(n_node):
-            total[j] = generation[j, t]
-            rhs[j, j] = generation[j, t]
-        for k in range(n_active):
-            total[target[k]] += received[k]
-        _, residual[t] = solve_hour(
-            total,
-            rhs,
-            source[:n_active],
-            target[:n_active],
-            received[:n_active],
-            solution,
-            work,
-            iwork,
+            rhs[j, j] = generation_hour[t, j]
+        _, _, residual[t] = trace_hour(
+            generation_hour[t], edge_from, edge_to, flow_hour[t], loss_hour[t], rhs, share[t], space
         )
-        share[t] = solution
     return share, residual
 
 
