@@ -14,11 +14,12 @@ corridor (returned as ``loss_emissions``). Conservation, every hour:
 
 Solving: the network is small (tens of nodes) and in most hours its active flows form a
 directed acyclic graph; then a topological order gives the solution by forward
-substitution in O(nodes + edges). Hours whose flows contain a loop fall back to a dense
-Gaussian elimination with partial pivoting, and a singular system (a loop that carries
-power but has no generation feeding it) to least squares; every hour's relative residual
-is returned so ill-conditioned hours can be reported. A node that neither generates nor
-receives has intensity 0 and no supply shares (defined so; it supplies nothing).
+substitution in O(nodes + edges). Hours whose flows contain a loop solve only the nodes in
+and between loops by a dense Gaussian elimination with partial pivoting, and a singular
+system (a loop that carries power but has no generation feeding it) by least squares;
+every hour's relative residual is returned so ill-conditioned hours can be reported. A
+node that neither generates nor receives has intensity 0 and no supply shares (defined
+so: it supplies nothing).
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ def solve_hour(total, rhs, source, target, received, solution, work, iwork):
     """Solve one hour's tracing system ``(diag(T) - R^T) X = B`` in place.
 
     Nodes whose arrivals all come from solved nodes are solved by forward substitution in
-    topological order (Kahn); the rest (loops and what lies downstream of them) by one
-    dense solve, with the known arrivals moved to the right-hand side.
+    topological order (Kahn). If loops remain, the nodes downstream of them that feed no
+    loop are peeled off; the core (the loops and what lies between them) is solved by one
+    dense solve, with the known arrivals moved to the right-hand side, then the peeled
+    nodes by substitution.
 
     Parameters
     ----------
@@ -73,7 +76,7 @@ def solve_hour(total, rhs, source, target, received, solution, work, iwork):
     in_edge = iwork[2 * n + 2 : 2 * n + 2 + n_edge]
     out_edge = iwork[2 * n + 2 + n_edge : 2 * n + 2 + 2 * n_edge]
     waiting = iwork[2 * n + 2 + 2 * n_edge : 3 * n + 2 + 2 * n_edge]
-    order = iwork[3 * n + 2 + 2 * n_edge : 4 * n + 2 + 2 * n_edge]
+    order = iwork[3 * n + 2 + 2 * n_edge : 4 * n + 2 + 2 * n_edge]  # solving order
     in_start[:] = 0
     out_start[:] = 0
     for k in range(n_edge):
@@ -111,23 +114,40 @@ def solve_hour(total, rhs, source, target, received, solution, work, iwork):
                 order[tail] = j
                 tail += 1
     for position in range(tail):
-        j = order[position]
-        if total[j] <= 0.0:
-            solution[j, :] = 0.0
-            continue
-        for c in range(m):
-            solution[j, c] = rhs[j, c]
-        for e in range(in_start[j], in_start[j + 1]):
-            k = in_edge[e]
-            for c in range(m):
-                solution[j, c] += received[k] * solution[source[k], c]
-        for c in range(m):
-            solution[j, c] /= total[j]
+        _substitute(order[position], total, rhs, source, received, in_start, in_edge, solution)
     status = SOLVED_ACYCLIC
     if tail < n:
+        # peel off, from the sinks up, the unsolved nodes that only feed unsolved nodes
+        # downstream: what is left (the loops and what lies between them) is solved densely,
+        # then the peeled nodes by substitution in reverse peeling order
+        feeding = iwork[4 * n + 2 + 2 * n_edge : 5 * n + 2 + 2 * n_edge]
+        peeled = tail
+        for j in range(n):
+            feeding[j] = 0
+            if waiting[j] > 0:
+                for position in range(out_start[j], out_start[j + 1]):
+                    if waiting[target[out_edge[position]]] > 0:
+                        feeding[j] += 1
+                if feeding[j] == 0:
+                    order[peeled] = j
+                    peeled += 1
+        head = tail
+        while head < peeled:
+            j = order[head]
+            head += 1
+            waiting[j] = -1  # out of the dense core
+            for e in range(in_start[j], in_start[j + 1]):
+                i = source[in_edge[e]]
+                if waiting[i] > 0:
+                    feeding[i] -= 1
+                    if feeding[i] == 0:
+                        order[peeled] = i
+                        peeled += 1
         status = _dense_solve(
             total, rhs, source, received, solution, work, in_start, in_edge, waiting, tail
         )
+        for position in range(peeled - 1, tail - 1, -1):
+            _substitute(order[position], total, rhs, source, received, in_start, in_edge, solution)
     # residual of the system as solved (identity rows where total == 0)
     worst = 0.0
     scale = 0.0
@@ -146,53 +166,55 @@ def solve_hour(total, rhs, source, target, received, solution, work, iwork):
 
 
 @kernel
+def _substitute(j, total, rhs, source, received, in_start, in_edge, solution):
+    """Solve node ``j`` from its already solved suppliers (0 if nothing passes through)."""
+    if total[j] <= 0.0:
+        solution[j, :] = 0.0
+        return
+    for c in range(rhs.shape[1]):
+        solution[j, c] = rhs[j, c]
+    for e in range(in_start[j], in_start[j + 1]):
+        k = in_edge[e]
+        for c in range(rhs.shape[1]):
+            solution[j, c] += received[k] * solution[source[k], c]
+    for c in range(rhs.shape[1]):
+        solution[j, c] /= total[j]
+
+
+@kernel
 def _dense_solve(total, rhs, source, received, solution, work, in_start, in_edge, waiting, tail):
-    """Dense solve for the nodes Kahn's algorithm left (``waiting > 0``).
+    """Dense solve for the nodes left in the core (``waiting > 0``).
 
     Gaussian elimination with partial pivoting; least squares if the system is singular.
+    ``work`` holds the core's matrix and right-hand side; ``waiting`` is overwritten with
+    each core node's local number (-1 outside the core).
     """
     n = total.size
     m = rhs.shape[1]
-    # local numbering of the unsolved nodes (waiting > 0); -1 for solved ones
-    local = np.full(n, -1, np.int64)
     nodes = np.empty(n - tail, np.int64)
     u = 0
     for j in range(n):
         if waiting[j] > 0:
-            local[j] = u
+            waiting[j] = u
             nodes[u] = j
             u += 1
+        else:
+            waiting[j] = -1
     a = work[:u, :u]
     b = work[:u, n : n + m]
-    a[:, :] = 0.0
-    for r in range(u):
-        j = nodes[r]
-        if total[j] > 0.0:
-            a[r, r] = total[j]
-            for c in range(m):
-                b[r, c] = rhs[j, c]
-            for e in range(in_start[j], in_start[j + 1]):
-                k = in_edge[e]
-                i = source[k]
-                if local[i] >= 0:
-                    a[r, local[i]] -= received[k]
-                else:
-                    for c in range(m):
-                        b[r, c] += received[k] * solution[i, c]
-        else:
-            a[r, r] = 1.0
-            for c in range(m):
-                b[r, c] = 0.0
-    largest = np.abs(a).max()
-    copy_a = a.copy()
-    copy_b = b.copy()
+    largest = _core_system(
+        total, rhs, source, received, solution, in_start, in_edge, waiting, nodes, a, b
+    )
     for col in range(u):
         pivot = col
         for row in range(col + 1, u):
             if abs(a[row, col]) > abs(a[pivot, col]):
                 pivot = row
         if abs(a[pivot, col]) <= SINGULAR_PIVOT * largest:
-            least = np.linalg.lstsq(copy_a, copy_b)[0]
+            _core_system(
+                total, rhs, source, received, solution, in_start, in_edge, waiting, nodes, a, b
+            )
+            least = np.linalg.lstsq(np.ascontiguousarray(a), np.ascontiguousarray(b))[0]
             for r in range(u):
                 for c in range(m):
                     solution[nodes[r], c] = least[r, c]
@@ -216,6 +238,37 @@ def _dense_solve(total, rhs, source, received, solution, work, in_start, in_edge
                 value -= a[row, k] * solution[nodes[k], c]
             solution[nodes[row], c] = value / a[row, row]
     return SOLVED_DENSE
+
+
+@kernel
+def _core_system(total, rhs, source, received, solution, in_start, in_edge, local, nodes, a, b):
+    """Fill the core's matrix ``a`` and right-hand side ``b`` (arrivals from solved nodes
+    moved to ``b``); return the largest absolute entry of ``a``."""
+    u = a.shape[0]
+    m = b.shape[1]
+    a[:, :] = 0.0
+    largest = 0.0
+    for r in range(u):
+        j = nodes[r]
+        if total[j] > 0.0:
+            a[r, r] = total[j]
+            for c in range(m):
+                b[r, c] = rhs[j, c]
+            for e in range(in_start[j], in_start[j + 1]):
+                k = in_edge[e]
+                i = source[k]
+                if local[i] >= 0:
+                    a[r, local[i]] -= received[k]
+                    largest = max(largest, abs(a[r, local[i]]))
+                else:
+                    for c in range(m):
+                        b[r, c] += received[k] * solution[i, c]
+        else:
+            a[r, r] = 1.0
+            for c in range(m):
+                b[r, c] = 0.0
+        largest = max(largest, abs(a[r, r]))
+    return largest
 
 
 @kernel
@@ -274,7 +327,7 @@ def network_workspace(n_node, n_edge, n_column):
         np.empty(n_edge),
         np.empty(n_node),
         np.empty((n_node, n_node + n_column)),
-        np.empty(4 * n_node + 2 * n_edge + 2, np.int64),
+        np.empty(5 * n_node + 2 * n_edge + 2, np.int64),
     )
 
 
