@@ -103,13 +103,14 @@ def attribute_ev_emissions(
     """
     n_city, n_time = draw.shape
     n_node = generation.shape[0]
-    # hour-major copies: each hour reads contiguous memory
+    # hour-major copies: each hour reads and writes contiguous memory
+    draw_hour = np.ascontiguousarray(draw.T)
     flow_hour = np.ascontiguousarray(flow.T)
     loss_hour = np.ascontiguousarray(loss.T)
     generation_hour = np.ascontiguousarray(generation.T)
-    consumption = np.zeros((n_city, n_time))
-    consequential = np.zeros((n_city, n_time))
-    territorial = np.zeros((n_city, n_time))
+    consumption = np.zeros((n_time, n_city))
+    consequential = np.zeros((n_time, n_city))
+    territorial = np.zeros((n_time, n_city))
     burden_consumption = np.zeros((n_city, n_node))
     burden_consequential = np.zeros((n_city, n_node))
     unattributed = np.zeros(n_time)
@@ -120,56 +121,59 @@ def attribute_ev_emissions(
     rate = np.zeros(n_node)
     node_draw = np.zeros(n_node)
     supplied = np.zeros(n_node)
+    per_supply = np.zeros(n_node)
     has_annual_draw = annual_draw_share.sum() > 0.0
     for t in range(n_time):
         for j in range(n_node):
-            rhs[j, j] = generation[j, t]
-            rate[j] = emissions[j, t] / generation[j, t] if generation[j, t] > 0.0 else 0.0
+            g = generation_hour[t, j]
+            rhs[j, j] = g
+            rate[j] = emissions[j, t] / g if g > 0.0 else 0.0
             node_draw[j] = 0.0
         _, _, residual[t] = trace_hour(
             generation_hour[t], edge_from, edge_to, flow_hour[t], loss_hour[t], rhs, share, space
         )
+        d = draw_hour[t]
         hour_draw = 0.0
         for c in range(n_city):
-            node_draw[city_node[c]] += draw[c, t]
-            hour_draw += draw[c, t]
-        # supplied[p]: EV power this hour generated at p, from every city
+            node_draw[city_node[c]] += d[c]
+            hour_draw += d[c]
+        # supplied[p]: EV power this hour generated at p, from every city; per_supply[p]:
+        # EV-caused emissions at p per MWh of EV power it supplies
         for p in range(n_node):
             supplied[p] = 0.0
             for j in range(n_node):
                 supplied[p] += node_draw[j] * share[j, p]
+            per_supply[p] = ev_caused[p, t] / supplied[p] if supplied[p] > 0.0 else 0.0
         for c in range(n_city):
-            d = draw[c, t]
             j = city_node[c]
             # territorial: consumption emissions located at the city's own node
-            territorial[c, t] = city_weight[c] * supplied[j] * rate[j]
+            territorial[t, c] = city_weight[c] * supplied[j] * rate[j]
+            if d[c] == 0.0:
+                continue
             for p in range(n_node):
-                supply = d * share[j, p]
+                supply = d[c] * share[j, p]
                 if supply == 0.0:
                     continue
-                e = supply * rate[p]
-                consumption[c, t] += e
-                burden_consumption[c, p] += e
+                consumption[t, c] += supply * rate[p]
+                burden_consumption[c, p] += supply * rate[p]
+                consequential[t, c] += supply * per_supply[p]
+                burden_consequential[c, p] += supply * per_supply[p]
         for p in range(n_node):
             change = ev_caused[p, t]
-            if change == 0.0:
+            if change == 0.0 or supplied[p] > 0.0:
                 continue
-            if supplied[p] <= 0.0 and hour_draw <= 0.0 and not has_annual_draw:
+            # no EV power traces to p: every city's draw this hour, else its annual draw
+            if hour_draw <= 0.0 and not has_annual_draw:
                 unattributed[t] += change
                 continue
             for c in range(n_city):
-                if supplied[p] > 0.0:  # the cities whose EV power p supplies
-                    weight = draw[c, t] * share[city_node[c], p] / supplied[p]
-                elif hour_draw > 0.0:  # no EV power traces to p: every city's draw
-                    weight = draw[c, t] / hour_draw
-                else:  # no EV draw this hour: every city's annual draw
-                    weight = annual_draw_share[c]
-                consequential[c, t] += change * weight
+                weight = d[c] / hour_draw if hour_draw > 0.0 else annual_draw_share[c]
+                consequential[t, c] += change * weight
                 burden_consequential[c, p] += change * weight
     return (
-        consumption,
-        consequential,
-        territorial,
+        np.ascontiguousarray(consumption.T),
+        np.ascontiguousarray(consequential.T),
+        np.ascontiguousarray(territorial.T),
         burden_consumption,
         burden_consequential,
         unattributed,
