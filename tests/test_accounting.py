@@ -330,3 +330,46 @@ def test_kernel_matches_numpy_and_conserves(seed):
     np.testing.assert_array_equal(burden_c[:, 3], 0.0)  # the hub produces nothing
     assert not unattributed.any()
     assert (residual < 1e-9).all()
+
+
+def test_shipped_placement_weights(shipped_inputs):
+    """Weights sum to 1 in every province; Beijing (no coal plant in GEM) goes by population."""
+    from hourlysim.accounting import city_weights
+
+    cities = shipped_inputs.cities
+    weights = city_weights(shipped_inputs, cities, 2020)
+    by_province = weights.groupby(cities["city_province"]).sum()
+    np.testing.assert_allclose(by_province, 1.0)
+    beijing = cities["city_province"] == "BJ"
+    population = cities["population"].where(beijing, drop=True)
+    np.testing.assert_allclose(
+        weights.where(beijing, drop=True), population / population.sum(), rtol=1e-12
+    )
+    # in a coal province the weights follow coal capacity: a city without coal gets nothing
+    plants = pd.read_csv(shipped_inputs.path / "plants.csv")
+    started = plants["start_year"].isna() | (plants["start_year"] <= 2020)
+    coal_cities = set(plants.loc[(plants["source"] == "coal") & started, "adcode"])
+    shanxi = cities["city"].where(cities["city_province"] == "SX", drop=True).values
+    for city in shanxi:
+        assert (float(weights.sel(city=city)) > 0) == (city in coal_cities)
+
+
+def test_no_plants_file_places_by_population(tmp_path):
+    from hourlysim.accounting import city_weights
+
+    inputs = _inputs(tmp_path)
+    (tmp_path / "plants.csv").unlink()
+    weights = city_weights(inputs, inputs.cities)
+    np.testing.assert_allclose(weights, [1 / 3, 2 / 3, 1.0])
+
+
+def test_bad_plants_file_names_row_and_column(tmp_path):
+    from hourlysim import InputError
+    from hourlysim.accounting import city_weights
+
+    inputs = _inputs(tmp_path)
+    frame = pd.read_csv(tmp_path / "plants.csv")
+    frame.loc[1, "capacity_mw"] = -5.0
+    frame.to_csv(tmp_path / "plants.csv", index=False)
+    with pytest.raises(InputError, match=r"plants\.csv, row 3, column 'capacity_mw'"):
+        city_weights(inputs, inputs.cities)
