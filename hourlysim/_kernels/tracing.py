@@ -113,8 +113,7 @@ def solve_hour(total, rhs, source, target, received, solution, work, iwork):
             if waiting[j] == 0:
                 order[tail] = j
                 tail += 1
-    for position in range(tail):
-        _substitute(order[position], total, rhs, source, received, in_start, in_edge, solution)
+    _substitute(order[:tail], total, rhs, source, received, in_start, in_edge, solution)
     status = SOLVED_ACYCLIC
     if tail < n:
         # peel off, from the sinks up, the unsolved nodes that only feed unsolved nodes
@@ -143,11 +142,13 @@ def solve_hour(total, rhs, source, target, received, solution, work, iwork):
                     if feeding[i] == 0:
                         order[peeled] = i
                         peeled += 1
+        core = iwork[5 * n + 2 + 2 * n_edge : 6 * n + 2 + 2 * n_edge]
         status = _dense_solve(
-            total, rhs, source, received, solution, work, in_start, in_edge, waiting, tail
+            total, rhs, source, received, solution, work, in_start, in_edge, waiting, core
         )
-        for position in range(peeled - 1, tail - 1, -1):
-            _substitute(order[position], total, rhs, source, received, in_start, in_edge, solution)
+        _substitute(
+            order[tail:peeled][::-1], total, rhs, source, received, in_start, in_edge, solution
+        )
     # residual of the system as solved (identity rows where total == 0)
     worst = 0.0
     scale = 0.0
@@ -166,32 +167,35 @@ def solve_hour(total, rhs, source, target, received, solution, work, iwork):
 
 
 @kernel
-def _substitute(j, total, rhs, source, received, in_start, in_edge, solution):
-    """Solve node ``j`` from its already solved suppliers (0 if nothing passes through)."""
-    if total[j] <= 0.0:
-        solution[j, :] = 0.0
-        return
-    for c in range(rhs.shape[1]):
-        solution[j, c] = rhs[j, c]
-    for e in range(in_start[j], in_start[j + 1]):
-        k = in_edge[e]
-        for c in range(rhs.shape[1]):
-            solution[j, c] += received[k] * solution[source[k], c]
-    for c in range(rhs.shape[1]):
-        solution[j, c] /= total[j]
+def _substitute(nodes, total, rhs, source, received, in_start, in_edge, solution):
+    """Solve ``nodes``, in that order, each from its already solved suppliers (0 if nothing
+    passes through it). One call per hour: array arguments cost reference counting."""
+    m = rhs.shape[1]
+    for j in nodes:
+        if total[j] <= 0.0:
+            for c in range(m):
+                solution[j, c] = 0.0
+            continue
+        for c in range(m):
+            solution[j, c] = rhs[j, c]
+        for e in range(in_start[j], in_start[j + 1]):
+            k = in_edge[e]
+            for c in range(m):
+                solution[j, c] += received[k] * solution[source[k], c]
+        for c in range(m):
+            solution[j, c] /= total[j]
 
 
 @kernel
-def _dense_solve(total, rhs, source, received, solution, work, in_start, in_edge, waiting, tail):
+def _dense_solve(total, rhs, source, received, solution, work, in_start, in_edge, waiting, nodes):
     """Dense solve for the nodes left in the core (``waiting > 0``).
 
     Gaussian elimination with partial pivoting; least squares if the system is singular.
     ``work`` holds the core's matrix and right-hand side; ``waiting`` is overwritten with
-    each core node's local number (-1 outside the core).
+    each core node's local number (-1 outside the core), ``nodes`` with the core's nodes.
     """
     n = total.size
     m = rhs.shape[1]
-    nodes = np.empty(n - tail, np.int64)
     u = 0
     for j in range(n):
         if waiting[j] > 0:
@@ -327,7 +331,7 @@ def network_workspace(n_node, n_edge, n_column):
         np.empty(n_edge),
         np.empty(n_node),
         np.empty((n_node, n_node + n_column)),
-        np.empty(5 * n_node + 2 * n_edge + 2, np.int64),
+        np.empty(6 * n_node + 2 * n_edge + 2, np.int64),
     )
 
 
