@@ -1,25 +1,65 @@
 """Stage 4: EV and gasoline emissions per city-hour under each accounting method.
 
-Methods (simplest form): ``average`` (production intensity of the city's province),
-``consumption`` (flow-traced intensity of what the province consumes), ``marginal``
-(short-run marginal source). ``territorial`` and ``consequential`` come with the
-accounting issue.
+Methods (:data:`METHODS`), all in t CO2 per city-hour:
+
+- ``territorial``: tailpipe emissions (0: the model's EVs are battery-electric) plus the
+  EV-caused emissions physically located inside the city's boundary, from any city's EVs,
+  under the consumption attribution and the plant placement below. Summed over cities it
+  equals the consumption total, but it sits where the plants are.
+- ``average``: EV electricity x production intensity of the city's province.
+- ``consumption``: EV electricity x flow-traced intensity of what the province consumes
+  (supply shares of the grid with EVs; the emissions of energy lost on corridors reach no
+  consumer, see :mod:`hourlysim.flow_tracing`).
+- ``marginal``: EV electricity x short-run marginal intensity of the city's province.
+- ``consequential``: ``ev_caused_emissions`` (with-EV minus without-EV production emissions
+  per producing province-hour) attributed to consuming cities: a producer's change is
+  shared among the cities whose EV power it supplies, in proportion to EV draw x supply
+  share (tracing of the grid with EVs); when no EV power traces to it that hour, among all
+  cities in proportion to their EV draw that hour; when no city draws that hour, in
+  proportion to their annual EV draw. The change can be negative in a province-hour.
+
+Plant placement (where a province's emissions physically occur, by city):
+ASSUMPTION: a province's emissions (all from coal and gas units in this model) are located
+in its cities in proportion to the coal capacity of ``inputs/plants.csv`` (GEM) there
+(plants starting after the model year left out). Gas
+units are not in GEM (licence): ASSUMPTION: gas is placed like the province's coal; in a
+province without coal plants (e.g. Beijing), all its emissions are placed in proportion to
+population. A plant's city is its ``adcode`` when that is a city of the set, else the
+prefecture code (first 4 digits + ``00``), else the nearest city centroid of its province.
+
+Burden location (``burden_province``, annual, by producing province): for ``consumption``
+and ``consequential`` from the tracing above; for ``average`` and ``marginal`` (which do not
+say where the power came from) and ``territorial`` (emissions inside the city) the city's
+own province carries all of it.
 """
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
+import pandas as pd
 import xarray as xr
 
-from ._kernels.accounting import at_province_rate
+from ._kernels.accounting import at_province_rate, attribute_ev_emissions, located_share_below
+from .errors import InputError
+from .inputs import InputSet
 
-METHODS = ("average", "consumption", "marginal")
+logger = logging.getLogger(__name__)
+
+METHODS = ("territorial", "average", "consumption", "marginal", "consequential")
 #: grid output variable holding the intensity each method (or carbon signal) uses
 INTENSITY_VARIABLE = {
     "average": "average_intensity",
     "consumption": "consumption_intensity",
     "marginal": "marginal_intensity",
 }
+#: relative tolerance under which attributed and located emissions count as balanced
+BALANCE_TOLERANCE = 1e-9
+#: carbon_class flags
+CARBON_EXPORTER, BALANCED, CARBON_IMPORTER = -1, 0, 1
+PLANTS_FILE = "plants.csv"
+_PLANT_COLUMNS = ("source", "province", "adcode", "latitude", "longitude", "capacity_mw")
 
 
 def province_index(city_province: xr.DataArray, provinces) -> np.ndarray:
@@ -37,67 +77,370 @@ def ev_grid_draw(charging_load: xr.DataArray, td_loss_fraction: float) -> xr.Dat
 
 
 def gasoline_emissions(gasoline_litres: xr.DataArray, kg_co2_per_litre: float) -> xr.DataArray:
-    """Well-to-wheel CO2 of the gasoline counterfactual [t] from litres burned [L]."""
+    """CO2 of the gasoline counterfactual [t] from litres burned [L] and kg CO2 per litre."""
     emissions = gasoline_litres * kg_co2_per_litre / 1000.0
     emissions.attrs["units"] = "t"
     return emissions
+
+
+# ---------------------------------------------------------------- plant placement
+
+
+def plant_cities(plants: pd.DataFrame, cities: pd.DataFrame) -> np.ndarray:
+    """City (adcode) of every plant.
+
+    Parameters
+    ----------
+    plants : pandas.DataFrame
+        ``province``, ``adcode``, ``latitude``, ``longitude`` of each plant.
+    cities : pandas.DataFrame
+        ``adcode``, ``province``, ``latitude``, ``longitude`` of each city of the set.
+
+    Returns
+    -------
+    ndarray of int64
+        The plant's ``adcode`` when it is a city of its province in the set, else the
+        prefecture code (first 4 digits + ``00``) when that is, else the nearest city
+        centroid (great circle) among the cities of its province (of the whole set when the
+        province has none); -1 when the set is empty.
+    """
+    result = np.full(len(plants), -1, dtype=np.int64)
+    if cities.empty:
+        return result
+    province_of = dict(zip(cities["adcode"], cities["province"], strict=True))
+    lat = np.radians(cities["latitude"].to_numpy(float))
+    lon = np.radians(cities["longitude"].to_numpy(float))
+    codes = cities["adcode"].to_numpy(np.int64)
+    provinces = cities["province"].to_numpy()
+    for row, plant in enumerate(plants.itertuples(index=False)):
+        adcode = int(plant.adcode)
+        for candidate in (adcode, adcode // 100 * 100):
+            if province_of.get(candidate) == plant.province:
+                result[row] = candidate
+                break
+        else:
+            inside = provinces == plant.province
+            pool = inside if inside.any() else np.ones(len(codes), bool)
+            phi, lam = np.radians(plant.latitude), np.radians(plant.longitude)
+            cosine = np.sin(phi) * np.sin(lat[pool]) + np.cos(phi) * np.cos(lat[pool]) * np.cos(
+                lon[pool] - lam
+            )
+            result[row] = codes[pool][int(np.argmax(cosine))]
+    return result
+
+
+def read_plants(inputs: InputSet) -> pd.DataFrame | None:
+    """The plants table of the input set (None when the set has no ``plants.csv``)."""
+    path = inputs.path / PLANTS_FILE
+    if not path.exists():
+        return None
+    frame = pd.read_csv(path)
+    for column in _PLANT_COLUMNS:
+        if column not in frame.columns:
+            raise InputError("missing column", file=str(path), column=column)
+    for column in ("adcode", "latitude", "longitude", "capacity_mw"):
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = ~np.isfinite(values.to_numpy(float)) | (
+            values.to_numpy(float) < 0 if column == "capacity_mw" else False
+        )
+        if bad.any():
+            raise InputError(
+                "expected a finite number" + (" >= 0" if column == "capacity_mw" else ""),
+                file=str(path),
+                row=int(np.flatnonzero(bad)[0]) + 2,
+                column=column,
+            )
+        frame[column] = values
+    return frame
+
+
+def city_weights(inputs: InputSet, cities: xr.Dataset, year: int | None = None) -> xr.DataArray:
+    """Share of its province's emissions located in each city [1].
+
+    Coal capacity of the plants placed in the city over that of the province's cities;
+    population share in a province without coal plants (both ASSUMPTIONs, see the module
+    docstring). Sums to 1 over the cities of each province of ``cities``.
+
+    Parameters
+    ----------
+    inputs : InputSet
+        Input set (its folder holds ``plants.csv``).
+    cities : xr.Dataset (city,)
+        The simulated cities: ``city_province``, ``latitude``, ``longitude``,
+        ``population``.
+    year : int, optional
+        Model year: plants with a later ``start_year`` are left out (unknown years kept).
+    """
+    table = pd.DataFrame(
+        {
+            "adcode": cities["city"].values.astype(np.int64),
+            "province": cities["city_province"].values,
+            "latitude": cities["latitude"].values,
+            "longitude": cities["longitude"].values,
+        }
+    )
+    capacity = pd.Series(0.0, index=table["adcode"])
+    plants = read_plants(inputs)
+    if plants is None:
+        logger.warning("no %s in %s: emissions placed by population", PLANTS_FILE, inputs.path)
+    else:
+        keep = (plants["source"] == "coal") & plants["province"].isin(table["province"])
+        if year is not None and "start_year" in plants.columns:
+            start = pd.to_numeric(plants["start_year"], errors="coerce")
+            keep &= start.isna() | (start <= year)
+        coal = plants[keep]
+        placed = plant_cities(coal, table)
+        capacity = capacity.add(
+            pd.Series(coal["capacity_mw"].to_numpy(float), index=placed).groupby(level=0).sum(),
+            fill_value=0.0,
+        ).reindex(table["adcode"])
+    population = pd.Series(cities["population"].values.astype(float), index=table["adcode"])
+    province = pd.Series(table["province"].to_numpy(), index=table["adcode"])
+    coal_total = capacity.groupby(province).transform("sum")
+    people_total = population.groupby(province).transform("sum")
+    weight = np.where(
+        coal_total > 0,
+        capacity / coal_total.where(coal_total > 0, 1.0),
+        population / people_total.where(people_total > 0, 1.0),
+    )
+    return xr.DataArray(
+        weight, dims="city", coords={"city": cities["city"].values}, attrs={"units": "1"}
+    )
+
+
+# ---------------------------------------------------------------- accounting
+
+
+def _nodes(grid: xr.Dataset, inputs: InputSet):
+    """Node names (provinces, then hubs) and each corridor's endpoint indices and losses."""
+    provinces = [str(p) for p in grid["province"].values]
+    corridor = grid["flow"]["corridor"]
+    if "from_node" in grid.coords and "to_node" in grid.coords:
+        ends_from = [str(v) for v in grid["from_node"].values]
+        ends_to = [str(v) for v in grid["to_node"].values]
+    else:
+        table = inputs.corridors.sel(corridor=corridor.values)
+        ends_from = [str(v) for v in table["from_province"].values]
+        ends_to = [str(v) for v in table["to_province"].values]
+    nodes = list(provinces)
+    for name in ends_from + ends_to:
+        if name not in nodes:
+            nodes.append(name)
+    index = {name: i for i, name in enumerate(nodes)}
+    flow = grid["flow"].transpose("corridor", "time").values.astype(np.float64)
+    if "loss_fraction" in grid.variables:
+        loss = np.ascontiguousarray(
+            np.broadcast_to(
+                grid["loss_fraction"].broadcast_like(grid["flow"]).transpose("corridor", "time"),
+                flow.shape,
+            ),
+            dtype=np.float64,
+        )
+    else:
+        loss = np.zeros_like(flow)
+    return (
+        nodes,
+        np.array([index[n] for n in ends_from], np.int64),
+        np.array([index[n] for n in ends_to], np.int64),
+        np.ascontiguousarray(flow),
+        loss,
+    )
+
+
+def _on_nodes(data: xr.DataArray, n_node: int) -> np.ndarray:
+    """(province, time) values padded with zero rows for the hub nodes."""
+    values = data.transpose("province", "time").values.astype(np.float64)
+    padded = np.zeros((n_node, values.shape[1]))
+    padded[: values.shape[0]] = values
+    return padded
 
 
 def account(
     draw: xr.DataArray,
     gasoline_litres: xr.DataArray,
     grid: xr.Dataset,
-    city_province: xr.DataArray,
-    kg_co2_per_litre: float,
+    base_grid: xr.Dataset,
+    inputs: InputSet,
+    parameters: dict | None = None,
 ) -> xr.Dataset:
-    """EV emissions by method, gasoline counterfactual and the reduction.
+    """EV emissions by method, the gasoline counterfactual and where the emissions occur.
 
     Parameters
     ----------
     draw : xr.DataArray (city, time)
         EV electricity at generation level [MWh].
     gasoline_litres : xr.DataArray (city, time)
-        Gasoline the replaced cars would burn [L].
-    grid : xr.Dataset
-        Output of :func:`hourlysim.grid.simulate_grid` (intensities, import fraction).
-    city_province : xr.DataArray (city,)
-        Province code of each city.
-    kg_co2_per_litre : float
-        Well-to-wheel CO2 of gasoline [kg CO2 L-1].
+        Gasoline the replaced cars would burn over the same km [L].
+    grid, base_grid : xr.Dataset
+        :func:`hourlysim.grid.simulate_grid` with and without the EV draw.
+    inputs : InputSet
+        Input set (cities with ``city_province``, coordinates, population,
+        ``gdp_per_capita``; ``plants.csv``; corridors; parameters).
+    parameters : dict, optional
+        Overrides of scalar parameters (``gasoline_kg_co2_per_l_well_to_wheel``,
+        ``gasoline_kg_co2_per_l_tank_to_wheel``).
 
     Returns
     -------
     xr.Dataset
-        ``ev_emissions`` (method, city, time) [t], ``gasoline_emissions`` (city, time) [t],
-        ``import_share`` (city) [1]. The hourly reduction is
-        ``gasoline_emissions - ev_emissions``; it is not stored (one more city-hour array per
-        method and strategy), the annual one is (:mod:`hourlysim.inequality`).
+        ``ev_emissions`` (method, city, time) [t]; ``gasoline_emissions`` (well-to-wheel)
+        and ``gasoline_tailpipe_emissions`` (tank-to-wheel) (city, time) [t];
+        ``import_share`` (city) [1]; ``ev_caused_emissions`` (province, time) [t];
+        ``burden_province`` (method, city, producer) [t] annual; ``emissions_in_poorer_cities``
+        (method, city) [t] annual; ``carbon_class`` (method, city) int8 (1 importer: the EV
+        emissions attributed to the city exceed the EV-caused emissions located in it;
+        -1 exporter; 0 balanced within :data:`BALANCE_TOLERANCE`; ``territorial`` is 0 by
+        definition). The hourly reduction is ``gasoline_emissions - ev_emissions``; it is
+        not stored.
     """
-    index = province_index(city_province, grid["province"].values)
-    values = draw.transpose("city", "time").values
+    overrides = parameters or {}
+
+    def p(name):
+        return float(overrides.get(name, inputs.parameter(name)))
+
+    city = draw["city"].values
+    cities = inputs.cities.sel(city=city)
+    provinces = [str(v) for v in grid["province"].values]
+    nodes, edge_from, edge_to, flow, loss = _nodes(grid, inputs)
+    n_node = len(nodes)
+    city_node = province_index(cities["city_province"], provinces)
+    year = int(pd.DatetimeIndex(draw["time"].values)[0].year) if draw.sizes["time"] else None
+    weights = city_weights(inputs, cities, year).values
+    values = np.ascontiguousarray(draw.transpose("city", "time").values, dtype=np.float64)
+    annual = values.sum(axis=1)
+    total_draw = annual.sum()
+    annual_share = annual / total_draw if total_draw > 0 else np.zeros_like(annual)
+    caused = grid["production_emissions"] - base_grid["production_emissions"]
+    (
+        consumption,
+        consequential,
+        territorial,
+        burden_consumption,
+        burden_consequential,
+        unattributed,
+        residual,
+    ) = attribute_ev_emissions(
+        values,
+        city_node,
+        weights,
+        annual_share,
+        _on_nodes(grid["generation"].sum("source"), n_node),
+        _on_nodes(grid["production_emissions"], n_node),
+        _on_nodes(caused, n_node),
+        edge_from,
+        edge_to,
+        flow,
+        loss,
+    )
+    if residual.max(initial=0.0) > 1e-8:
+        logger.warning(
+            "accounting: tracing residual up to %.3g in %d hours",
+            residual.max(),
+            int((residual > 1e-8).sum()),
+        )
+    if np.abs(unattributed).sum() > 0:
+        logger.warning(
+            "accounting: %.6g t of EV-caused emissions with no EV draw in the year to carry them",
+            unattributed.sum(),
+        )
     # intensity [kg MWh-1] x MWh / 1000 = t CO2
-    per_method = [
-        at_province_rate(values, index, grid[INTENSITY_VARIABLE[m]].values) / 1000.0
-        for m in METHODS
-    ]
-    coords = {"method": list(METHODS), "city": draw["city"].values, "time": draw["time"].values}
-    ev = xr.DataArray(np.stack(per_method), dims=("method", "city", "time"), coords=coords)
-    gasoline = gasoline_emissions(gasoline_litres, kg_co2_per_litre).transpose("city", "time")
-    imported = at_province_rate(values, index, grid["import_fraction"].values)
-    total = values.sum(axis=1)
+    per_method = {
+        "territorial": territorial,
+        "consumption": consumption,
+        "consequential": consequential,
+        **{
+            m: at_province_rate(values, city_node, grid[INTENSITY_VARIABLE[m]].values) / 1000.0
+            for m in ("average", "marginal")
+        },
+    }
+    ev = np.stack([per_method[m] for m in METHODS])
+    annual_ev = ev.sum(axis=2)
+    n_province = len(provinces)
+    burden = np.zeros((len(METHODS), len(city), n_province))
+    for m, method in enumerate(METHODS):
+        if method == "consumption":
+            burden[m] = burden_consumption[:, :n_province]
+        elif method == "consequential":
+            burden[m] = burden_consequential[:, :n_province]
+        else:
+            burden[m, np.arange(len(city)), city_node] = annual_ev[m]
+    _warn_unplaced(burden, city_node, n_province)
+    gdp = cities["gdp_per_capita"].values.astype(np.float64)
+    poorer = np.zeros((len(METHODS), len(city)))
+    carbon_class = np.zeros((len(METHODS), len(city)), np.int8)
+    for m, method in enumerate(METHODS):
+        if method == "territorial":
+            continue  # the city's territorial emissions are inside it: none elsewhere
+        poorer[m] = located_share_below(burden[m], city_node, weights, gdp)
+        located = weights * burden[m].sum(axis=0)[city_node]
+        carbon_class[m] = classify(annual_ev[m], located)
+
+    imported = at_province_rate(values, city_node, grid["import_fraction"].values)
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(total > 0, imported.sum(axis=1) / np.where(total > 0, total, 1), 0.0)
+        share = np.where(annual > 0, imported.sum(axis=1) / np.where(annual > 0, annual, 1), 0.0)
+    litres = gasoline_litres.transpose("city", "time")
     result = xr.Dataset(
         {
-            "ev_emissions": ev,
-            "gasoline_emissions": gasoline,
+            "ev_emissions": (("method", "city", "time"), ev),
+            "gasoline_emissions": gasoline_emissions(
+                litres, p("gasoline_kg_co2_per_l_well_to_wheel")
+            ),
+            "gasoline_tailpipe_emissions": gasoline_emissions(
+                litres, p("gasoline_kg_co2_per_l_tank_to_wheel")
+            ),
             "import_share": ("city", share),
-        }
+            "ev_caused_emissions": caused.transpose("province", "time"),
+            "burden_province": (("method", "city", "producer"), burden),
+            "emissions_in_poorer_cities": (("method", "city"), poorer),
+            "carbon_class": (("method", "city"), carbon_class),
+        },
+        coords={
+            "method": list(METHODS),
+            "city": city,
+            "time": draw["time"].values,
+            "producer": provinces,
+        },
     )
     for name, unit in (
         ("ev_emissions", "t"),
         ("gasoline_emissions", "t"),
+        ("gasoline_tailpipe_emissions", "t"),
         ("import_share", "1"),
+        ("ev_caused_emissions", "t"),
+        ("burden_province", "t"),
+        ("emissions_in_poorer_cities", "t"),
+        ("carbon_class", "1"),
     ):
         result[name].attrs["units"] = unit
+    result["carbon_class"].attrs.update(
+        flag_values=np.array([CARBON_EXPORTER, BALANCED, CARBON_IMPORTER], np.int8),
+        flag_meanings="carbon_exporter balanced carbon_importer",
+    )
     return result
+
+
+def classify(attributed: np.ndarray, located: np.ndarray) -> np.ndarray:
+    """Carbon class of each city: 1 importer, -1 exporter, 0 balanced (int8).
+
+    Parameters
+    ----------
+    attributed : ndarray (city,)
+        EV emissions attributed to the city (its consumption) [t].
+    located : ndarray (city,)
+        EV-caused emissions located in the city [t].
+    """
+    difference = attributed - located
+    scale = np.maximum(np.abs(attributed), np.abs(located))
+    balanced = np.abs(difference) <= BALANCE_TOLERANCE * scale
+    return np.where(balanced, BALANCED, np.sign(difference)).astype(np.int8)
+
+
+def _warn_unplaced(burden: np.ndarray, city_node: np.ndarray, n_province: int) -> None:
+    """Log EV emissions that occur in a province none of the simulated cities lie in."""
+    without = np.setdiff1d(np.arange(n_province), city_node)
+    if without.size and burden[:, :, without].any():
+        logger.warning(
+            "accounting: EV emissions occur in %d provinces without simulated cities; "
+            "territorial emissions there are not located in any city",
+            without.size,
+        )

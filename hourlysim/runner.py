@@ -121,6 +121,10 @@ class YearContext:
                 "driving_km": demand["driving_km"].astype(np.float32),
                 "battery_energy": demand["battery_energy"].astype(np.float32),
                 "gasoline_emissions": gasoline.astype(np.float32),
+                "gasoline_tailpipe_emissions": gasoline_emissions(
+                    demand["gasoline_litres"].sum("segment"),
+                    self.parameter("gasoline_kg_co2_per_l_tank_to_wheel"),
+                ).astype(np.float32),
                 "ev_fleet": demand["ev_fleet"].sum("segment"),
                 "demand": self.base_grid["demand"].reset_coords(drop=True),
             }
@@ -165,8 +169,9 @@ class YearContext:
             draw,
             demand["gasoline_litres"].sum("segment"),
             grid,
-            city_province,
-            self.parameter("gasoline_kg_co2_per_l_well_to_wheel"),
+            self.base_grid,
+            inputs,
+            self.overrides,
         )
         indicators = city_indicators(
             accounting, demand["ev_fleet"].sum("segment"), cities["population"]
@@ -251,6 +256,10 @@ def _strategy_slice(load, draw, grid, accounting, indicators) -> xr.Dataset:
         "ev_grid_draw": draw,
         "ev_emissions": accounting["ev_emissions"],
         "import_share": accounting["import_share"],
+        "ev_caused_emissions": accounting["ev_caused_emissions"],
+        "burden_province": accounting["burden_province"],
+        "emissions_in_poorer_cities": accounting["emissions_in_poorer_cities"],
+        "carbon_class": accounting["carbon_class"],
         **hourly_grid.data_vars,
         **indicators.data_vars,
     }

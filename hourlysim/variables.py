@@ -54,6 +54,12 @@ _TABLE = [
         ("city", "time"),
         "well-to-wheel CO2 of the gasoline counterfactual per hour step",
     ),
+    Variable(
+        "gasoline_tailpipe_emissions",
+        "t",
+        ("city", "time"),
+        "tank-to-wheel CO2 of the gasoline counterfactual per hour step",
+    ),
     Variable("ev_fleet", "vehicle", ("city",), "electric passenger cars"),
     Variable(
         "charging_load",
@@ -78,6 +84,30 @@ _TABLE = [
         "1",
         ("city",),
         "share of the city's EV electricity imported from other provinces",
+    ),
+    Variable(
+        "ev_caused_emissions",
+        "t",
+        ("province", "time"),
+        "production CO2 with EVs minus without EVs per producing province and hour step",
+    ),
+    Variable(
+        "burden_province",
+        "t",
+        ("method", "city", "producer"),
+        "annual CO2 of the city's EV charging by the province where it is emitted",
+    ),
+    Variable(
+        "emissions_in_poorer_cities",
+        "t",
+        ("method", "city"),
+        "annual CO2 of the city's EV charging emitted in cities with lower GDP per capita",
+    ),
+    Variable(
+        "carbon_class",
+        "1",
+        ("method", "city"),
+        "1 carbon importer, -1 carbon exporter, 0 balanced: EV CO2 attributed vs located",
     ),
     Variable("demand", "MWh", ("province", "time"), "provincial demand without EVs per hour step"),
     Variable(

@@ -1,46 +1,375 @@
-"""Stage 4 on a hand-computable case."""
+"""Stage 4: hand-computed two-province cases, a numpy reference and conservation laws."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from hourlysim.accounting import account, ev_grid_draw
+from hourlysim._kernels.accounting import attribute_ev_emissions
+from hourlysim.accounting import (
+    CARBON_EXPORTER,
+    CARBON_IMPORTER,
+    METHODS,
+    account,
+    classify,
+    ev_grid_draw,
+    plant_cities,
+)
+from hourlysim.inputs import InputSet
+
+TIME = pd.date_range("2021-01-01", periods=3, freq="h")
+CITIES = [110100, 110200, 220100]  # a1, a2 in province AA; b1 in BB
 
 
-def test_account_hand_case():
-    time = pd.date_range("2021-01-01", periods=2, freq="h")
-    draw = xr.DataArray(
-        [[10.0, 0.0], [5.0, 5.0]], dims=("city", "time"), coords={"city": [1, 2], "time": time}
-    )
-    grid = xr.Dataset(
+def _inputs(folder: Path, corridors: bool = True) -> InputSet:
+    """Three cities in two provinces; coal plants of 100 MW in a1 and 300 MW in a2."""
+    pd.DataFrame(
         {
-            "average_intensity": (("province", "time"), [[800.0, 600.0], [100.0, 300.0]]),
-            "consumption_intensity": (("province", "time"), [[700.0, 700.0], [200.0, 200.0]]),
-            "marginal_intensity": (("province", "time"), [[900.0, 900.0], [0.0, 450.0]]),
-            "import_fraction": (("province", "time"), [[0.5, 0.0], [0.1, 0.3]]),
+            "plant": ["p1", "p2", "p3"],
+            "source": ["coal", "coal", "wind"],
+            "province": ["AA", "AA", "BB"],
+            "adcode": [110100, 110281, 220100],  # p2: a county code of a2
+            "latitude": [0.0, 1.0, 5.0],
+            "longitude": [0.0, 1.0, 5.0],
+            "capacity_mw": [100.0, 300.0, 999.0],
+            "start_year": [2000, 2000, 2000],
+        }
+    ).to_csv(folder / "plants.csv", index=False)
+    cities = xr.Dataset(
+        {
+            "latitude": ("city", [0.0, 1.0, 5.0]),
+            "longitude": ("city", [0.0, 1.0, 5.0]),
+            "population": ("city", [1e6, 2e6, 3e6]),
+            "gdp_per_capita": ("city", [100.0, 50.0, 200.0]),
         },
-        coords={"province": ["AA", "BB"], "time": time},
+        coords={"city": CITIES, "city_province": ("city", ["AA", "AA", "BB"])},
     )
-    city_province = xr.DataArray(["BB", "AA"], dims="city", coords={"city": [1, 2]})
-    litres = xr.DataArray(
-        [[4.0, 0.0], [2.0, 2.0]], dims=("city", "time"), coords={"city": [1, 2], "time": time}
+    table = xr.Dataset(
+        {"from_province": ("corridor", ["AA"]), "to_province": ("corridor", ["BB"])},
+        coords={"corridor": ["C1"]},
     )
-    result = account(draw, litres, grid, city_province, 2.5)
+    parameters = xr.Dataset(
+        {
+            "gasoline_kg_co2_per_l_well_to_wheel": 2.5,
+            "gasoline_kg_co2_per_l_tank_to_wheel": 2.0,
+        }
+    )
+    return InputSet(
+        cities=cities,
+        provinces=xr.Dataset(),
+        hourly=xr.Dataset(),
+        corridors=table if corridors else table.isel(corridor=[]),
+        parameters=parameters,
+        vehicles=xr.Dataset(),
+        path=folder,
+    )
+
+
+def _grid(production, generation, flow, **extra):
+    """A grid Dataset with what accounting reads (generation as one source)."""
+    generation = np.asarray(generation, float)
+    production = np.asarray(production, float)
+    average = np.divide(
+        production * 1000, generation, out=np.zeros_like(generation), where=generation > 0
+    )
+    data = xr.Dataset(
+        {
+            "generation": (("province", "source", "time"), generation[:, None, :]),
+            "production_emissions": (("province", "time"), production),
+            "average_intensity": (("province", "time"), average),
+            "marginal_intensity": (("province", "time"), np.full_like(average, 900.0)),
+            "import_fraction": (("province", "time"), np.zeros_like(average)),
+            "flow": (("corridor", "time"), np.asarray(flow, float)),
+        },
+        coords={
+            "province": ["AA", "BB"],
+            "source": ["coal"],
+            "time": TIME,
+            "corridor": [f"C{k + 1}" for k in range(len(flow))],
+        },
+    )
+    return data.assign_coords(**extra)
+
+
+def _draw(values):
+    return xr.DataArray(
+        np.asarray(values, float), dims=("city", "time"), coords={"city": CITIES, "time": TIME}
+    )
+
+
+def _hand_case(tmp_path):
+    """Hour 0: AA (100 MWh, 80 t) sends 50 MWh to BB (50 MWh clean); a1 draws 10, b1 20.
+    Hour 1: nobody draws but AA's dispatch emits 2 t more. Hour 2: no flow, only a1 draws 6.
+    With EVs, AA emits 20, 2, 4 t more and BB 3, 0, 1 t less (it burned gas without EVs)."""
+    generation = [[100.0, 100.0, 100.0], [50.0, 50.0, 50.0]]
+    grid = _grid([[80.0, 80.0, 80.0], [0.0, 0.0, 0.0]], generation, [[50.0, 50.0, 0.0]])
+    base = _grid([[60.0, 78.0, 76.0], [3.0, 0.0, 1.0]], generation, [[50.0, 50.0, 0.0]])
+    draw = _draw([[10.0, 0.0, 6.0], [0.0, 0.0, 0.0], [20.0, 0.0, 0.0]])
+    litres = _draw([[4.0, 0.0, 0.0], [0.0, 0.0, 0.0], [2.0, 2.0, 0.0]])
+    return account(draw, litres, grid, base, _inputs(tmp_path), None)
+
+
+def test_two_provinces_by_hand(tmp_path):
+    result = _hand_case(tmp_path)
     ev = result["ev_emissions"]
-    # city 1 is in BB: 10 MWh x 100 kg/MWh = 1 t (average), x 200 = 2 t (consumption)
-    assert float(ev.sel({"method": "average", "city": 1}).sum()) == pytest.approx(1.0)
-    assert float(ev.sel({"method": "consumption", "city": 1}).sum()) == pytest.approx(2.0)
-    # city 2 is in AA: 5 x 900 + 5 x 900 = 9 t marginal
-    assert float(ev.sel({"method": "marginal", "city": 2}).sum()) == pytest.approx(9.0)
-    # gasoline: litres x 2.5 kg/L
-    np.testing.assert_allclose(result["gasoline_emissions"].sum("time"), [0.010, 0.010])
-    # imported share: city 1: 10 x 0.1 / 10; city 2: (5 x 0.5 + 5 x 0) / 10
-    np.testing.assert_allclose(result["import_share"], [0.1, 0.25])
+
+    def hourly(method, city):
+        return ev.sel({"method": method, "city": city}).values
+
+    # BB's power: half its own (clean), half from AA at 0.8 t/MWh -> 0.4 t/MWh
+    np.testing.assert_allclose(hourly("consumption", 110100), [8.0, 0.0, 4.8])
+    np.testing.assert_allclose(hourly("consumption", 220100), [8.0, 0.0, 0.0])
+    # hour 0: AA's 20 t split 10:10 by EV power drawn from AA (a1 10 x 1, b1 20 x 0.5);
+    # BB's -3 t go to b1 alone. Hour 1: AA's 2 t by annual draw (a1 16 : b1 20).
+    # Hour 2: AA's 4 t to a1; BB's -1 t supplied no EV: pro rata to that hour's draw (a1).
+    np.testing.assert_allclose(hourly("consequential", 110100), [10.0, 2 * 16 / 36, 3.0])
+    np.testing.assert_allclose(hourly("consequential", 220100), [7.0, 2 * 20 / 36, 0.0])
+    # territorial: EV emissions located at AA (16 t in hour 0, 4.8 t in hour 2) split
+    # 100:300 MW between a1 and a2 (p2's county adcode maps to a2); none located in BB
+    np.testing.assert_allclose(hourly("territorial", 110100), [4.0, 0.0, 1.2])
+    np.testing.assert_allclose(hourly("territorial", 110200), [12.0, 0.0, 3.6])
+    np.testing.assert_allclose(hourly("territorial", 220100), 0.0)
+    np.testing.assert_allclose(hourly("average", 220100), [0.0, 0.0, 0.0])
+    np.testing.assert_allclose(hourly("marginal", 110100), [9.0, 0.0, 5.4])
+    np.testing.assert_allclose(result["gasoline_emissions"].sum("time"), [0.01, 0.0, 0.01])
+    np.testing.assert_allclose(result["gasoline_tailpipe_emissions"].sum("time"), [0.008, 0, 0.008])
+    np.testing.assert_allclose(
+        result["ev_caused_emissions"].values, [[20.0, 2.0, 4.0], [-3.0, 0.0, -1.0]]
+    )
+    burden = result["burden_province"]
+    np.testing.assert_allclose(
+        burden.sel({"method": "consumption"}).values, [[12.8, 0], [0, 0], [8.0, 0]]
+    )
+    np.testing.assert_allclose(
+        burden.sel({"method": "consequential"}).values,
+        [[10 + 2 * 16 / 36 + 4, -1.0], [0, 0], [10 + 2 * 20 / 36, -3.0]],
+    )
+    # average: each city's own province carries it
+    np.testing.assert_allclose(
+        burden.sel({"method": "average"}).values, [[12.8, 0], [0, 0], [0, 0]]
+    )
+    # consumption: located a1 0.25 x 20.8, a2 0.75 x 20.8, b1 0 against attributed 12.8, 0, 8
+    classes = result["carbon_class"].sel({"method": "consumption"}).values
+    np.testing.assert_array_equal(classes, [CARBON_IMPORTER, CARBON_EXPORTER, CARBON_IMPORTER])
+    assert (result["carbon_class"].sel({"method": "territorial"}) == 0).all()
+    assert list(result["carbon_class"].attrs["flag_values"]) == [-1, 0, 1]
+    # a1 (gdp 100) causes 12.8 t in AA, 3/4 of it located in a2 (gdp 50); b1 (gdp 200)
+    # causes 8 t in AA, all located in poorer cities
+    poorer = result["emissions_in_poorer_cities"].sel({"method": "consumption"}).values
+    np.testing.assert_allclose(poorer, [9.6, 0.0, 8.0])
+
+
+def test_conservation_in_the_hand_case(tmp_path):
+    result = _hand_case(tmp_path)
+    ev = result["ev_emissions"]
+    by_city = ev.sum("city")
+    np.testing.assert_allclose(
+        by_city.sel({"method": "consequential"}), result["ev_caused_emissions"].sum("province")
+    )
+    np.testing.assert_allclose(
+        by_city.sel({"method": "territorial"}), by_city.sel({"method": "consumption"})
+    )
+    np.testing.assert_allclose(result["burden_province"].sum("producer"), ev.sum("time"))
+
+
+def test_hub_nodes_and_losses_from_corridor_coords(tmp_path):
+    """AA -> hub -> BB with 10% lost on the way into the hub."""
+    generation = [[100.0] * 3, [50.0] * 3]
+    flow = [[50.0] * 3, [45.0] * 3]
+    coords = {
+        "from_node": ("corridor", ["AA", "hub_north"]),
+        "to_node": ("corridor", ["hub_north", "BB"]),
+        "loss_fraction": ("corridor", [0.1, 0.0]),
+    }
+    grid = _grid([[80.0] * 3, [0.0] * 3], generation, flow, **coords)
+    draw = _draw([[0.0] * 3, [0.0] * 3, [19.0] * 3])
+    result = account(draw, draw * 0, grid, grid, _inputs(tmp_path, corridors=False), {})
+    # BB: 45 MWh at 0.8 t/MWh arrive to 50 clean -> 36 / 95 t/MWh; the 5 MWh lost carry 4 t
+    np.testing.assert_allclose(
+        result["ev_emissions"].sel({"method": "consumption", "city": 220100}), 19 * 36 / 95
+    )
+    np.testing.assert_allclose(
+        result["burden_province"].sel({"method": "consumption", "city": 220100}),
+        [3 * 19 * 36 / 95, 0.0],
+    )
+
+
+def test_plant_cities_exact_prefecture_and_nearest():
+    cities = pd.DataFrame(
+        {
+            "adcode": [130100, 130200, 140100],
+            "province": ["HE", "HE", "SX"],
+            "latitude": [38.0, 39.6, 37.9],
+            "longitude": [114.5, 118.2, 112.5],
+        }
+    )
+    plants = pd.DataFrame(
+        {
+            "province": ["HE", "HE", "HE", "SX", "HE"],
+            "adcode": [130200, 130181, 139001, 140100, 140100],
+            "latitude": [0.0, 0.0, 39.5, 0.0, 39.0],
+            "longitude": [0.0, 0.0, 118.0, 0.0, 117.0],
+        }
+    )
+    # exact; county 130181 -> 130100; unknown 139001 -> nearest (Tangshan); a code of another
+    # province than the plant's -> nearest city of the plant's province
+    np.testing.assert_array_equal(
+        plant_cities(plants, cities), [130200, 130100, 130200, 140100, 130200]
+    )
+
+
+def test_every_shipped_coal_plant_lies_in_a_city_of_its_province(shipped_inputs):
+    plants = pd.read_csv(shipped_inputs.path / "plants.csv")
+    coal = plants[plants["source"] == "coal"]
+    cities = shipped_inputs.cities
+    table = pd.DataFrame(
+        {
+            "adcode": cities["city"].values,
+            "province": cities["city_province"].values,
+            "latitude": cities["latitude"].values,
+            "longitude": cities["longitude"].values,
+        }
+    )
+    placed = plant_cities(coal, table)
+    province = dict(zip(table["adcode"], table["province"], strict=True))
+    assert [province[c] for c in placed] == list(coal["province"])
+
+
+def test_classify_tolerance():
+    np.testing.assert_array_equal(
+        classify(np.array([1.0, 1.0, 2.0, 0.0]), np.array([1.0 + 1e-12, 2.0, 1.0, 0.0])),
+        [0, -1, 1, 0],
+    )
 
 
 def test_grid_draw_grosses_up_losses():
     load = xr.DataArray([95.0], dims="time")
     assert float(ev_grid_draw(load, 0.05)[0]) == pytest.approx(100.0)
+
+
+def test_methods_constant():
+    assert METHODS == ("territorial", "average", "consumption", "marginal", "consequential")
+
+
+# ------------------------------------------------------------ kernel against numpy
+
+
+def _random_case(rng, n_city=9, n_hour=10):
+    n_node = 4  # node 3 is a hub
+    city_node = rng.integers(0, 3, n_city)
+    city_node[:3] = [0, 1, 2]
+    draw = rng.uniform(0, 5, (n_city, n_hour)) * (rng.random((n_city, n_hour)) < 0.7)
+    draw[:, 0] = 0.0  # an hour without EV draw
+    generation = rng.uniform(50, 100, (n_node, n_hour))
+    generation[3] = 0.0
+    emissions = generation * rng.uniform(0.0, 1.0, (n_node, 1))
+    caused = rng.uniform(-1, 3, (n_node, n_hour))
+    caused[3] = 0.0
+    edge_from = np.array([0, 1, 3, 2, 0], np.int64)
+    edge_to = np.array([3, 3, 2, 0, 1], np.int64)
+    flow = rng.uniform(0, 10, (5, n_hour))
+    flow[2] = rng.uniform(0, 1, n_hour) * (flow[0] + flow[1]) * 0.9
+    loss = rng.uniform(0, 0.05, (5, n_hour))
+    weight = rng.uniform(0.1, 1, n_city)
+    for node in range(3):
+        weight[city_node == node] /= weight[city_node == node].sum()
+    annual = draw.sum(axis=1) / draw.sum()
+    args = (draw, city_node, weight, annual, generation, emissions, caused)
+    return args + (edge_from, edge_to, flow, loss)
+
+
+def _reference(draw, city_node, weight, annual, generation, emissions, caused, frm, to, flow, loss):
+    n_city, n_hour = draw.shape
+    n_node = generation.shape[0]
+    consumption = np.zeros((n_city, n_hour))
+    consequential = np.zeros((n_city, n_hour))
+    territorial = np.zeros((n_city, n_hour))
+    for t in range(n_hour):
+        received = np.zeros((n_node, n_node))
+        np.add.at(received, (frm, to), flow[:, t] * (1 - loss[:, t]))
+        total = generation[:, t] + received.sum(axis=0)
+        share = np.linalg.solve(np.diag(total) - received.T, np.diag(generation[:, t]))
+        rate = emissions[:, t] / np.where(generation[:, t] > 0, generation[:, t], 1)
+        supply = draw[:, t, None] * share[city_node]  # city x producer
+        consumption[:, t] = supply @ rate
+        located = supply.sum(axis=0) * rate
+        territorial[:, t] = weight * located[city_node]
+        for p in range(n_node):
+            if supply[:, p].sum() > 0:
+                part = supply[:, p] / supply[:, p].sum()
+            elif draw[:, t].sum() > 0:
+                part = draw[:, t] / draw[:, t].sum()
+            else:
+                part = annual
+            consequential[:, t] += caused[p, t] * part
+    return consumption, consequential, territorial
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_kernel_matches_numpy_and_conserves(seed):
+    args = _random_case(np.random.default_rng(seed))
+    draw, city_node, _, _, generation, emissions, caused, frm, to, flow, loss = args
+    (consumption, consequential, territorial, burden_c, burden_q, unattributed, residual) = (
+        attribute_ev_emissions(*args)
+    )
+    expected = _reference(*args)
+    for ours, theirs in zip((consumption, consequential, territorial), expected, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-9)
+    # consequential: all EV-caused emissions, every hour; territorial: the consumption total
+    np.testing.assert_allclose(consequential.sum(axis=0), caused.sum(axis=0), atol=1e-9)
+    np.testing.assert_allclose(territorial.sum(axis=0), consumption.sum(axis=0), atol=1e-9)
+    np.testing.assert_allclose(burden_c.sum(axis=1), consumption.sum(axis=1), rtol=1e-9)
+    np.testing.assert_allclose(burden_q.sum(axis=1), consequential.sum(axis=1), atol=1e-9)
+    np.testing.assert_array_equal(burden_c[:, 3], 0.0)  # the hub produces nothing
+    assert not unattributed.any()
+    assert (residual < 1e-9).all()
+
+
+def test_shipped_placement_weights(shipped_inputs):
+    """Weights sum to 1 in every province; Beijing (no coal plant in GEM) goes by population."""
+    from hourlysim.accounting import city_weights
+
+    cities = shipped_inputs.cities
+    weights = city_weights(shipped_inputs, cities, 2020)
+    by_province = weights.groupby(cities["city_province"]).sum()
+    np.testing.assert_allclose(by_province, 1.0)
+    beijing = cities["city_province"] == "BJ"
+    population = cities["population"].where(beijing, drop=True)
+    np.testing.assert_allclose(
+        weights.where(beijing, drop=True), population / population.sum(), rtol=1e-12
+    )
+    # in a coal province the weights follow coal capacity: a city without coal gets nothing
+    plants = pd.read_csv(shipped_inputs.path / "plants.csv")
+    started = plants["start_year"].isna() | (plants["start_year"] <= 2020)
+    coal_cities = set(plants.loc[(plants["source"] == "coal") & started, "adcode"])
+    shanxi = cities["city"].where(cities["city_province"] == "SX", drop=True).values
+    for city in shanxi:
+        assert (float(weights.sel(city=city)) > 0) == (city in coal_cities)
+
+
+def test_no_plants_file_places_by_population(tmp_path):
+    from hourlysim.accounting import city_weights
+
+    inputs = _inputs(tmp_path)
+    (tmp_path / "plants.csv").unlink()
+    weights = city_weights(inputs, inputs.cities)
+    np.testing.assert_allclose(weights, [1 / 3, 2 / 3, 1.0])
+
+
+def test_bad_plants_file_names_row_and_column(tmp_path):
+    from hourlysim import InputError
+    from hourlysim.accounting import city_weights
+
+    inputs = _inputs(tmp_path)
+    frame = pd.read_csv(tmp_path / "plants.csv")
+    frame.loc[1, "capacity_mw"] = -5.0
+    frame.to_csv(tmp_path / "plants.csv", index=False)
+    with pytest.raises(InputError, match=r"plants\.csv, row 3, column 'capacity_mw'"):
+        city_weights(inputs, inputs.cities)

@@ -1,0 +1,197 @@
+"""Flow tracing: hand-computed networks, a numpy reference and conservation properties."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hourlysim import InputError
+from hourlysim._kernels.tracing import (
+    SOLVED_ACYCLIC,
+    SOLVED_DENSE,
+    SOLVED_LEAST_SQUARES,
+    consumption_intensity,
+)
+from hourlysim.flow_tracing import supply_shares, trace, trace_flows
+
+
+def _network(rng, n_node, n_hour, hub=True, loss=True):
+    """Random balanced hourly networks with loops, an optional hub and losses.
+
+    Every generating node sends at most its generation, split over random receivers; the
+    hub (node 0, no generation) sends on part of what reaches it.
+    """
+    generation = rng.uniform(0, 100, (n_hour, n_node))
+    generation[rng.random((n_hour, n_node)) < 0.2] = 0.0
+    emissions = generation * rng.uniform(0, 1000, (n_hour, n_node))
+    flows = np.zeros((n_hour, n_node, n_node))
+    for h in range(n_hour):
+        for i in range(n_node):
+            receivers = rng.choice(n_node, size=rng.integers(0, 3), replace=False)
+            receivers = receivers[receivers != i]
+            for j in receivers:
+                flows[h, i, j] = rng.uniform(0, 1) * generation[h, i] / n_node
+    losses = rng.uniform(0, 0.1, (n_node, n_node)) if loss else np.zeros((n_node, n_node))
+    if hub:
+        generation[:, 0] = 0.0
+        emissions[:, 0] = 0.0
+        flows[:, 0, :] = 0.0
+        arrived = np.einsum("hi,i->h", flows[:, :, 0], 1.0 - losses[:, 0])
+        share = rng.dirichlet(np.ones(n_node - 1), n_hour) * rng.uniform(0, 1, (n_hour, 1))
+        flows[:, 0, 1:] = share * arrived[:, None]
+    return generation, emissions, flows, losses
+
+
+def _reference(generation, emissions, flows, losses):
+    """Per-hour numpy.linalg.solve of (diag(G + arrivals) - R^T) x = E."""
+    n_hour, n_node = generation.shape
+    result = np.zeros((n_hour, n_node))
+    for h in range(n_hour):
+        received = flows[h] * (1.0 - losses)
+        total = generation[h] + received.sum(axis=0)
+        matrix = np.diag(total) - received.T
+        rhs = emissions[h].copy()
+        empty = total <= 0
+        matrix[empty] = 0.0
+        matrix[empty, empty] = 1.0
+        rhs[empty] = 0.0
+        result[h] = np.linalg.solve(matrix, rhs)
+    return result
+
+
+def _conservation_terms(generation, flows, losses, intensity):
+    received = flows * (1.0 - losses)
+    consumed = generation + received.sum(axis=1) - flows.sum(axis=2)
+    lost = np.einsum("hij,hi->h", flows * losses, intensity)
+    return (consumed * intensity).sum(axis=1), lost
+
+
+def test_chain_through_a_pure_hub():
+    """A (coal, 800 kg/MWh) sends 60 MWh to hub B, which passes it on to C (hydro, 40 MWh)."""
+    generation = np.array([[100.0, 0.0, 40.0]])
+    emissions = np.array([[80_000.0, 0.0, 0.0]])
+    flows = np.zeros((1, 3, 3))
+    flows[0, 0, 1] = 60.0
+    flows[0, 1, 2] = 60.0
+    np.testing.assert_allclose(trace_flows(generation, emissions, flows)[0], [800, 800, 480])
+    # 10% lost from A to B: B receives and sends on 54 MWh at A's intensity
+    losses = np.zeros((3, 3))
+    losses[0, 1] = 0.1
+    flows[0, 1, 2] = 54.0
+    result = trace(generation, emissions, flows, losses)
+    np.testing.assert_allclose(result.intensity[0], [800, 800, 54 * 800 / 94])
+    assert result.loss_emissions[0] == pytest.approx(6 * 800)
+    # consumed: A 40 MWh, hub 0, C 94 MWh; plus the lost 6 MWh = all 80 t
+    assert 40 * 800 + 94 * result.intensity[0, 2] + result.loss_emissions[0] == pytest.approx(
+        80_000
+    )
+    assert result.status[0] == SOLVED_ACYCLIC
+
+
+def test_loop_by_hand():
+    """A -> B -> C -> A; solved by substitution on paper."""
+    generation = np.array([[100.0, 50.0, 50.0]])
+    emissions = np.array([[100_000.0, 0.0, 25_000.0]])
+    flows = np.zeros((1, 3, 3))
+    flows[0, 0, 1], flows[0, 1, 2], flows[0, 2, 0] = 30.0, 20.0, 10.0
+    # x_A 110 = 1e5 + 10 x_C; x_B 80 = 30 x_A; x_C 70 = 25000 + 20 x_B
+    x_a = (100_000 + 10 * 25_000 / 70) / (110 - 10 * 20 * 30 / (70 * 80))
+    x_b = 30 * x_a / 80
+    x_c = (25_000 + 20 * x_b) / 70
+    result = trace(generation, emissions, flows)
+    np.testing.assert_allclose(result.intensity[0], [x_a, x_b, x_c], rtol=1e-12)
+    assert result.status[0] == SOLVED_DENSE
+
+
+def test_zero_hours_isolated_nodes_and_nodes_without_demand():
+    generation = np.zeros((3, 4))
+    emissions = np.zeros((3, 4))
+    flows = np.zeros((3, 4, 4))
+    generation[1, 0], emissions[1, 0] = 10.0, 5_000.0  # node 0 sends all it makes to 1
+    flows[1, 0, 1] = 10.0
+    generation[2, 3] = 7.0  # node 3 isolated, clean
+    result = trace(generation, emissions, flows)
+    assert not np.isnan(result.intensity).any()
+    np.testing.assert_array_equal(result.intensity[0], 0.0)
+    np.testing.assert_allclose(result.intensity[1], [500.0, 500.0, 0.0, 0.0])
+    np.testing.assert_allclose(result.intensity[2], 0.0)
+    np.testing.assert_array_equal(result.residual, 0.0)
+
+
+def test_power_circulating_without_source_is_singular_and_reported():
+    """Two hubs pass 10 MWh round and round with nothing feeding them."""
+    generation = np.array([[0.0, 0.0, 20.0]])
+    emissions = np.array([[0.0, 0.0, 4_000.0]])
+    flows = np.zeros((1, 3, 3))
+    flows[0, 0, 1] = flows[0, 1, 0] = 10.0
+    result = trace(generation, emissions, flows)
+    assert result.status[0] == SOLVED_LEAST_SQUARES
+    assert not np.isnan(result.intensity).any()
+    assert result.intensity[0, 2] == pytest.approx(200.0)
+
+
+def test_over_sending_node_is_an_input_error():
+    flows = np.zeros((1, 2, 2))
+    flows[0, 0, 1] = 11.0
+    with pytest.raises(InputError, match="sends"):
+        trace_flows(np.array([[10.0, 0.0]]), np.zeros((1, 2)), flows)
+    with pytest.raises(InputError, match="losses"):
+        trace_flows(np.array([[10.0, 0.0]]), np.zeros((1, 2)), flows * 0, np.ones((2, 2)))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.booleans())
+def test_matches_numpy_solve_and_conserves(seed, hub):
+    rng = np.random.default_rng(seed)
+    generation, emissions, flows, losses = _network(rng, 7, 12, hub=hub)
+    result = trace(generation, emissions, flows, losses)
+    np.testing.assert_allclose(
+        result.intensity, _reference(generation, emissions, flows, losses), rtol=1e-9, atol=1e-9
+    )
+    consumed, lost = _conservation_terms(generation, flows, losses, result.intensity)
+    np.testing.assert_allclose(consumed + lost, emissions.sum(axis=1), rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(result.loss_emissions, lost, rtol=1e-9, atol=1e-9)
+    assert not np.isnan(result.intensity).any()
+    assert (result.intensity >= -1e-9).all()
+    assert (result.residual < 1e-9).all()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_supply_shares_rows_sum_to_one_and_give_the_intensity(seed):
+    rng = np.random.default_rng(seed)
+    generation, emissions, flows, losses = _network(rng, 6, 8)
+    share = supply_shares(generation, flows, losses)
+    through = generation + np.einsum("hij,ij->hj", flows, 1.0 - losses)
+    rows = share.sum(axis=2)
+    np.testing.assert_allclose(rows, np.where(through > 0, 1.0, 0.0), atol=1e-12)
+    assert (share >= -1e-12).all()
+    rate = np.divide(emissions, generation, out=np.zeros_like(emissions), where=generation > 0)
+    np.testing.assert_allclose(
+        np.einsum("hjp,hp->hj", share, rate),
+        trace_flows(generation, emissions, flows, losses),
+        rtol=1e-9,
+        atol=1e-9,
+    )
+    # a hub generates nothing, so nothing is supplied from it
+    np.testing.assert_array_equal(share[:, :, 0], 0.0)
+
+
+def test_corridor_kernel_with_losses_matches_dense_api():
+    rng = np.random.default_rng(3)
+    generation, emissions, flows, losses = _network(rng, 5, 6, hub=False)
+    frm, to = np.nonzero(flows.any(axis=0))
+    intensity, imported, residual = consumption_intensity(
+        generation.T, emissions.T, frm, to, flows[:, frm, to].T, losses[frm, to]
+    )
+    result = trace(generation, emissions, flows, losses)
+    np.testing.assert_allclose(intensity.T, result.intensity, rtol=1e-12)
+    np.testing.assert_allclose(imported.T, result.import_fraction, rtol=1e-12)
+    # a negative corridor flow runs from corridor_to to corridor_from
+    reversed_intensity, _, _ = consumption_intensity(
+        generation.T, emissions.T, to, frm, -flows[:, frm, to].T, losses[frm, to]
+    )
+    np.testing.assert_allclose(reversed_intensity, intensity, rtol=1e-12)
+    assert (residual < 1e-9).all()
