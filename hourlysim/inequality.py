@@ -325,16 +325,32 @@ def poorer_city_share(emissions_in_poorer_cities: np.ndarray, ev_emissions: np.n
     return float(poorer.sum() / total.sum())
 
 
+def _along_city(array: xr.DataArray, cities: xr.DataArray, name: str) -> np.ndarray:
+    """Values of a per-city array in the order of ``cities``: by label where it has a
+    ``city`` coordinate, else by position."""
+    if "city" in array.coords:
+        return array.sel(city=cities).values
+    if array.dims != ("city",) or array.size != cities.size:
+        raise ValueError(f"{name} must be a DataArray over the {cities.size} cities")
+    return array.values
+
+
 def _per_method(
-    name: str, methods, compute: Callable[[str], float | np.ndarray], shape: tuple = ()
+    name: str,
+    methods,
+    compute: Callable[[str], float | np.ndarray],
+    shape: tuple = (),
+    warn: bool = True,
 ) -> list:
-    """Apply ``compute`` per method; an undefined index becomes NaN with a logged warning."""
+    """Apply ``compute`` per method; an undefined index becomes NaN with a logged warning
+    (``warn=False`` where an earlier index already logged the same cause)."""
     out = []
     for method in methods:
         try:
             out.append(compute(method))
         except ValueError as error:
-            logger.warning("%s undefined for method %s: %s", name, method, error)
+            if warn:
+                logger.warning("%s undefined for method %s: %s", name, method, error)
             out.append(np.full(shape, np.nan) if shape else np.nan)
     return out
 
@@ -401,7 +417,7 @@ def city_indicators(
     )
     methods = ev["method"].values
     per_capita = result["reduction_per_capita"].transpose("method", "city")
-    weights = population.sel(city=per_capita["city"]).values
+    weights = _along_city(population, per_capita["city"], "population")
 
     def values(method: str) -> np.ndarray:
         return per_capita.sel({"method": method}).values
@@ -431,12 +447,13 @@ def city_indicators(
     for suffix, groups in (("province", province), ("grid_region", grid_region)):
         if groups is None:
             continue
-        labels = groups.sel(city=per_capita["city"]).values
+        labels = _along_city(groups, per_capita["city"], suffix)
         parts = _per_method(
             f"theil by {suffix}",
             methods,
             lambda m, labels=labels: np.array(theil_decomposition(values(m), labels, weights)),
             shape=(3,),
+            warn=False,  # undefined exactly where theil is, which logged it above
         )
         parts = np.array(parts)
         for column, part in ((1, "between"), (2, "within")):
@@ -444,7 +461,7 @@ def city_indicators(
                 parts[:, column], dims="method", coords={"method": methods}
             )
     if gdp_per_capita is not None:
-        ranking = gdp_per_capita.sel(city=per_capita["city"]).values
+        ranking = _along_city(gdp_per_capita, per_capita["city"], "gdp_per_capita")
         national("concentration_index", lambda m: concentration_index(values(m), ranking, weights))
     if "emissions_in_poorer_cities" in accounting:
         poorer = accounting["emissions_in_poorer_cities"].reindex(method=methods)
