@@ -397,7 +397,8 @@ def city_indicators(
         ``gdp_per_capita``: ``concentration_index``. When the accounting carries
         ``emissions_in_poorer_cities``: ``poorer_city_emission_share`` (method, city) and
         ``national_poorer_city_emission_share`` (method) [1]; NaN for a method it does not
-        cover and for a city without EV emissions. An index that is undefined for a method
+        cover (absent from its ``method`` coordinate or all NaN) and for a city without EV
+        emissions. An index that is undefined for a method
         (Theil with a negative reduction, any index with a national reduction <= 0) is NaN
         for it, with a logged warning naming the method and the reason.
     """
@@ -467,7 +468,12 @@ def city_indicators(
         poorer = accounting["emissions_in_poorer_cities"].reindex(method=methods)
         annual = ev.transpose(*poorer.dims)
         result["poorer_city_emission_share"] = poorer / annual.where(annual > 0)
-        covered = set(accounting["emissions_in_poorer_cities"]["method"].values)
+        # methods the accounting locates: in its method coordinate and not all NaN (a
+        # dataset with every method on its coordinate holds NaN for the others)
+        located = accounting["emissions_in_poorer_cities"]
+        covered = {
+            m for m in located["method"].values if not located.sel({"method": m}).isnull().all()
+        }
         result["national_poorer_city_emission_share"] = xr.DataArray(
             _per_method(
                 "national_poorer_city_emission_share",

@@ -31,6 +31,7 @@ import xarray as xr
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
 from .errors import InputError
 from .inequality import (
@@ -725,7 +726,12 @@ def figure_map(context: _Context, path: Path) -> Path | None:
         else Normalize(vmin=low, vmax=high)
     )
     rows, columns = _grid_shape(len(methods))
-    figure = Figure(figsize=(4.6 * columns + 1.2, 3.9 * rows), layout="constrained")
+    aspect = 1.0 / np.cos(np.deg2rad(np.nanmean(lat)))
+    spread = (np.nanmax(lon) - np.nanmin(lon)) / max(
+        aspect * (np.nanmax(lat) - np.nanmin(lat)), 1e-6
+    )
+    width = float(np.clip(3.4 * spread, 2.8, 6.0))  # panel width for a 3.4-inch-high map
+    figure = Figure(figsize=(width * columns + 1.6, 3.9 * rows + 0.4), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False)
     points = None
     for ax, method in zip(axes.flat, methods, strict=False):
@@ -742,17 +748,22 @@ def figure_map(context: _Context, path: Path) -> Path | None:
         ax.set_title(f"{method}")
         ax.set_xlabel("longitude [deg E]")
         ax.set_ylabel("latitude [deg N]")
-        ax.set_aspect(1.0 / np.cos(np.deg2rad(np.nanmean(lat))))
+        ax.set_aspect(aspect)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(methods) :]:
         ax.set_visible(False)
     if points is not None:
-        figure.colorbar(
+        ticks = MaxNLocator(5).tick_values(max(low, 0.0), high)
+        if low < 0:
+            ticks = np.concatenate([[low, low / 2], ticks[ticks >= 0]])
+        colorbar = figure.colorbar(
             points,
             ax=axes,
             label="annual CO2 reduction per EV [t CO2 vehicle-1]\n(< 0: the EV emits more)",
             shrink=0.8,
         )
+        colorbar.set_ticks(ticks[(ticks >= low) & (ticks <= high)])
+        colorbar.ax.yaxis.set_major_formatter(StrMethodFormatter("{x:.3g}"))
     figure.suptitle(f"Reduction per electric car, {_title(context)}")
     return _save(figure, path)
 
