@@ -92,11 +92,13 @@ def gini(values: np.ndarray, weights: np.ndarray | None = None) -> float:
 
 
 def _theil_terms(x: np.ndarray, w: np.ndarray) -> float:
-    """``sum_i s_i ln(x_i / mean)`` with ``s_i = w_i x_i / sum(w x)``; 0 ln 0 = 0."""
-    mean = (w * x).sum() / w.sum()
+    """``sum_i s_i ln(x_i / mean) = sum_i s_i ln(s_i / p_i)`` with ``s_i = w_i x_i / sum(w x)``
+    and ``p_i = w_i / sum(w)``; 0 ln 0 = 0. The ratio ``s_i / p_i`` (>= s_i, as p_i <= 1)
+    cannot underflow to 0 where ``s_i > 0``, unlike ``x_i / mean``."""
     shares = w * x / (w * x).sum()
+    people = w / w.sum()
     keep = shares > 0
-    return float(np.sum(shares[keep] * np.log(x[keep] / mean)))
+    return float(np.sum(shares[keep] * np.log(shares[keep] / people[keep])))
 
 
 def _check_theil(x: np.ndarray, w: np.ndarray) -> None:
@@ -171,17 +173,16 @@ def theil_decomposition(
         raise ValueError(f"values has {x.size} elements but groups has {labels.size}")
     _check_theil(x, w)
     total_amount = (w * x).sum()
-    mean = total_amount / w.sum()
     between = 0.0
     within = 0.0
     for label in np.unique(labels):
         member = labels == label
         xg, wg = x[member], w[member]
-        amount = (wg * xg).sum()
-        if amount <= 0 or wg.sum() <= 0:
-            continue
-        share = amount / total_amount
-        between += share * np.log((amount / wg.sum()) / mean)
+        share = (wg * xg).sum() / total_amount
+        if not share > 0:
+            continue  # the group holds nothing: 0 ln 0 = 0 in both parts
+        # S_g ln(mean_g / mean) = S_g ln(S_g / P_g), P_g the group's share of the weight
+        between += share * np.log(share / (wg.sum() / w.sum()))
         within += share * _theil_terms(xg, wg)
     return _theil_terms(x, w), float(between), float(within)
 

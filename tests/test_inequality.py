@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from hourlysim.inequality import (
@@ -107,6 +107,7 @@ def test_theil_refuses_negative_values_without_shifting():
         max_size=15,
     )
 )
+@example(rows=[(3.0, 2.0, "a"), (5e-324, 1.0, "b")])  # a group share that underflows to 0
 def test_theil_decomposition_adds_up(rows):
     x = np.array([r[0] for r in rows])
     w = np.array([r[1] for r in rows])

@@ -374,3 +374,22 @@ def test_bad_year_or_province_is_refused(tmp_path):
     result = _invoke(str(path), "--strategy", "nope")
     assert result.exit_code == 1
     assert "no strategy 'nope'" in result.output
+
+
+def test_calendar_of_step_axes():
+    """With several years ``time`` is the step of the model year: months and hours follow
+    the model year (Feb 29 dropped), for hourly, daily and monthly steps."""
+    from hourlysim.report import _calendar
+
+    hourly = xr.Dataset(coords={"time": np.arange(8760)})
+    months, hours, resolution = _calendar(hourly, 2024, "hourly")
+    assert resolution == "hourly"
+    assert (months[0], months[-1], months[59 * 24]) == (1, 12, 3)  # day 60 is 1 March
+    np.testing.assert_array_equal(hours, np.arange(8760) % 24)
+    daily = xr.Dataset(coords={"time": np.arange(365)})
+    months, hours, resolution = _calendar(daily, 2024, "daily")
+    assert hours is None and resolution == "daily"
+    assert np.bincount(months)[1:].tolist() == [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    monthly = xr.Dataset(coords={"time": np.arange(12)})
+    months, hours, _ = _calendar(monthly, 2024, "monthly")
+    assert months.tolist() == list(range(1, 13)) and hours is None
