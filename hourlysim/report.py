@@ -782,6 +782,11 @@ def figure_lorenz(context: _Context, path: Path) -> Path | None:
             if np.isfinite(curve).all():
                 ax.plot(shares, curve, label=_lorenz_label(context, method))
                 drawn += 1
+            else:
+                context.notes.append(
+                    f"Lorenz curve for `{method}` not drawn: undefined in the cube (national "
+                    "reduction <= 0)."
+                )
     elif context.need("Lorenz curves", "reduction_per_capita"):
         population = context.label("population").astype(float)
         if not np.isfinite(population).all():
@@ -1072,7 +1077,9 @@ def write_report(
         "",
         f"Cube `{path.name}` ({context.cube.attrs.get('source', 'hourlysim')}, created "
         f"{context.cube.attrs.get('created', 'unknown')}); {_title(context)}; "
-        f"{context.cities.size} cities (the reference study has {REFERENCE_CITIES}); "
+        f"{context.cities.size} cities (the reference study has {REFERENCE_CITIES}; a "
+        "scenario's `cities: all` runs every prefecture-level unit, `city_297` the "
+        "prefecture-level-and-above cities, so shares below are over a different set); "
         f"methods {', '.join(context.methods)}; {context.resolution} resolution. "
         "Every figure below is computed from the cube; the reference figures are those of "
         "Liu, Zheng, Du et al. (Nature Cities 2026) as reported in the press.",
