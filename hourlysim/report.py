@@ -9,7 +9,8 @@ into a folder:
   ``shared/data/REFERENCE_FACTS.md``), with what explains the differences;
 - ``importer_exporter.md``: one row per city (import share, carbon class per method);
 - PNG figures: ``map_reduction_per_vehicle.png``, ``lorenz_by_method.png``,
-  ``marginal_intensity_heatmap.png`` (hourly cubes only), ``strategy_comparison.png``.
+  ``marginal_intensity_heatmap.png`` (hourly cubes only), ``strategy_comparison.png``,
+  ``ev_versus_gasoline.png``.
 
 One year (``year``, default the first) and one charging strategy (``strategy``, default
 ``uncontrolled`` when present) are reported, except in the strategy comparison. Variables
@@ -88,6 +89,8 @@ class _Context:
     resolution: str
     missing: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: EV over gasoline CO2 per period, method and city (filled by the summary)
+    ratios: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     def has(self, *names: str) -> bool:
         return all(name in self.data.variables for name in names)
@@ -385,6 +388,7 @@ def _section_gasoline(context: _Context, lines: list[str]) -> None:
         context.notes.append(
             "Seasonal EV/gasoline ratios skipped: the cube has no time axis (annual resolution)."
         )
+    context.ratios = periods
     lines += [
         "Cities where the EV's CO2 exceeds the gasoline counterfactual's "
         "(ratio of EV to gasoline CO2 > 1), by accounting method; winter and summer from "
@@ -884,6 +888,41 @@ def figure_heatmap(context: _Context, path: Path, provinces: list[str]) -> Path 
     return _save(figure, path)
 
 
+def figure_ev_versus_gasoline(context: _Context, path: Path) -> Path | None:
+    """Distribution over cities of EV over gasoline CO2, annual and by season, per method."""
+    if not context.ratios:
+        return None
+    methods = context.methods
+    rows, columns = _grid_shape(len(methods))
+    figure = Figure(
+        figsize=(4.4 * columns, 2.2 + 0.5 * len(context.ratios) * rows), layout="constrained"
+    )
+    axes = figure.subplots(rows, columns, squeeze=False)
+    periods = list(context.ratios)
+    finite = np.concatenate(
+        [r[np.isfinite(r)] for p in periods for r in context.ratios[p].values()]
+    )
+    low, high = min(float(finite.min()), 1.0), max(float(finite.max()), 1.0)
+    margin = 0.05 * (high - low)
+    for ax, method in zip(axes.flat, methods, strict=False):
+        data = [context.ratios[p][method] for p in periods]
+        data = [d[np.isfinite(d)] for d in data]
+        ax.boxplot(data, orientation="horizontal", widths=0.6, flierprops={"markersize": 3})
+        ax.set_yticks(range(1, len(periods) + 1), periods)
+        ax.invert_yaxis()
+        ax.axvline(1.0, color="firebrick", linestyle="--", linewidth=1)
+        ax.set_xlim(low - margin, high + margin)
+        ax.set_title(method)
+        ax.set_xlabel("EV CO2 / gasoline car CO2 [1]")
+        ax.grid(axis="x", alpha=0.3)
+    for ax in list(axes.flat)[len(methods) :]:
+        ax.set_visible(False)
+    figure.suptitle(
+        f"EV over gasoline CO2 across cities (> 1: the EV emits more), {_title(context)}"
+    )
+    return _save(figure, path)
+
+
 def figure_strategies(context: _Context, path: Path) -> tuple[Path | None, pd.DataFrame | None]:
     """National annual EV CO2 by charging strategy and accounting method [Mt]."""
     cube = context.cube
@@ -1053,6 +1092,8 @@ def write_report(
             "marginal_intensity_heatmap.png": "mean marginal intensity by hour of day and "
             f"month in {', '.join(chosen_provinces)}",
             "strategy_comparison.png": "national EV CO2 by charging strategy and method",
+            "ev_versus_gasoline.png": "EV over gasoline CO2 across cities, annual and by "
+            "season, per method",
         }
         written = {
             "map_reduction_per_vehicle.png": figure_map(
@@ -1063,6 +1104,9 @@ def write_report(
                 context, folder / "marginal_intensity_heatmap.png", chosen_provinces
             ),
         }
+        written["ev_versus_gasoline.png"] = figure_ev_versus_gasoline(
+            context, folder / "ev_versus_gasoline.png"
+        )
         strategy_file, strategy_table = figure_strategies(
             context, folder / "strategy_comparison.png"
         )
