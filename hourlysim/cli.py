@@ -1,4 +1,4 @@
-"""Command line: ``hourlysim run``, ``hourlysim validate``.
+"""Command line: ``hourlysim run``, ``hourlysim validate``, ``hourlysim report``.
 
 The CLI owns logging configuration and progress display; the library only logs.
 """
@@ -100,6 +100,60 @@ def run(scenario: Path, output: Path | None, quiet: bool) -> None:
         click.echo(f"invalid input: {error}", err=True)
         sys.exit(1)
     click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.argument("output", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder to write (default: <output stem>_report/ beside the file).",
+)
+@click.option("--year", type=int, default=None, help="Year to report (default: the first).")
+@click.option(
+    "--strategy",
+    default=None,
+    help="Charging strategy of the per-city figures (default: uncontrolled, else the first).",
+)
+@click.option(
+    "--provinces",
+    default=None,
+    help="Comma-separated province codes of the marginal-intensity heatmap (default: NM,SC,QH,GD).",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Number of most advanced (largest EV fleet) and richest cities compared.",
+)
+def report(
+    output: Path,
+    folder: Path | None,
+    year: int | None,
+    strategy: str | None,
+    provinces: str | None,
+    top: int,
+) -> None:
+    """Write figures and a Markdown summary (summary.md) for an output cube.
+
+    Figures: a city map of the reduction per EV, Lorenz curves by accounting method, an
+    hour-of-day x month heatmap of marginal intensity (hourly cubes), national EV CO2 by
+    strategy; tables: importers and exporters, import shares of EV electricity, cities where
+    an EV emits more than a gasoline car (annual, winter, summer), territorial versus
+    consumption-based reductions, inequality indices; each set beside the reference study.
+    """
+    from .report import write_report
+
+    codes = [code.strip() for code in provinces.split(",") if code.strip()] if provinces else None
+    try:
+        written = write_report(output, folder, year, strategy, codes, top)
+    except InputError as error:
+        click.echo(f"invalid input: {error}", err=True)
+        sys.exit(1)
+    click.echo(f"wrote {written}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -200,6 +200,64 @@ _TABLE = [
         ("method",),
         "population-weighted Gini coefficient of per-capita reductions over cities",
     ),
+    Variable(
+        "theil",
+        "1",
+        ("method",),
+        "population-weighted Theil T index of per-capita reductions over cities "
+        "(NaN where a city's reduction is negative)",
+    ),
+    Variable(
+        "theil_between_province",
+        "1",
+        ("method",),
+        "between-province part of the Theil T index of per-capita reductions",
+    ),
+    Variable(
+        "theil_within_province",
+        "1",
+        ("method",),
+        "within-province part of the Theil T index of per-capita reductions",
+    ),
+    Variable(
+        "theil_between_grid_region",
+        "1",
+        ("method",),
+        "between-regional-grid part of the Theil T index of per-capita reductions",
+    ),
+    Variable(
+        "theil_within_grid_region",
+        "1",
+        ("method",),
+        "within-regional-grid part of the Theil T index of per-capita reductions",
+    ),
+    Variable(
+        "lorenz",
+        "1",
+        ("method", "population_share"),
+        "Lorenz curve: share of the national reduction held by the population share with "
+        "the lowest per-capita reductions",
+    ),
+    Variable(
+        "concentration_index",
+        "1",
+        ("method",),
+        "population-weighted concentration index of per-capita reductions against GDP per "
+        "capita (> 0: concentrated in richer cities)",
+    ),
+    Variable(
+        "poorer_city_emission_share",
+        "1",
+        ("method", "city"),
+        "share of the city's EV emissions emitted in cities with a lower GDP per capita",
+    ),
+    Variable(
+        "national_poorer_city_emission_share",
+        "1",
+        ("method",),
+        "share of all EV emissions emitted in cities poorer than the city that consumed "
+        "the electricity",
+    ),
 ]
 
 VARIABLES: dict[str, Variable] = {v.name: v for v in _TABLE}
