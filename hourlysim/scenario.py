@@ -605,6 +605,7 @@ def load_scenario(path: str | Path, **overrides) -> Scenario:
     if scenario.temperature != "climatology":
         resolved["temperature"] = str(_resolve(base, Path(scenario.temperature)))
     scenario = scenario.model_copy(update=resolved)
+    expand_sweep(scenario)  # every member must validate too
     if scenario.inputs.is_dir():
         from .pathway import check_weather_year
 
