@@ -288,6 +288,7 @@ def aggregate(dataset: xr.Dataset, resolution: str) -> xr.Dataset:
     return xr.Dataset(out, attrs=dataset.attrs)
 
 
+_VARIABLE_CACHE = (0, 1, 1.0)
 _ONE_PER_CHUNK = {"year", "strategy", "method", "segment"}
 _CITY_BLOCK = 64
 
@@ -765,6 +766,12 @@ def _merge(part_files: dict[int, dict[str, Path]], output: Path) -> None:
             layout.drop_vars(list(layout.data_vars)).to_netcdf(temporary, engine="netcdf4")
             with netCDF4.Dataset(temporary, "r+") as target:
                 _define_variables(target, layout)
+                # close the lazily opened parts before reading their data: xarray shares
+                # one netCDF handle per file, and an open handle keeps every chunk read in
+                # its per-variable HDF5 chunk caches (about one part's data per part)
+                for dataset in opened:
+                    dataset.close()
+                opened.clear()
                 for year_index, tasks in enumerate(part_files.values()):
                     for strategy_index, name in enumerate(tasks):
                         _fill(target, tasks[name], year_index, strategy_index - 1)
@@ -797,6 +804,8 @@ def _define_variables(target, layout: xr.Dataset) -> None:
         if labels:
             attrs["coordinates"] = " ".join(sorted(labels))
         variable.setncatts(attrs)
+        if _VARIABLE_CACHE is not None:
+            variable.set_var_chunk_cache(*_VARIABLE_CACHE)
 
 
 def _fill(target, part: Path, year_index: int, strategy_index: int) -> None:
