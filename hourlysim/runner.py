@@ -17,7 +17,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -467,29 +467,38 @@ def _run_task(task: Task) -> Path:
     return task.path
 
 
-_CACHE = threading.local()
+_CACHE: dict[int, dict] = {}  # per worker thread: the inputs and the scenario-year context
+_CACHE_LOCK = threading.Lock()
 
 
 def _year_context(task: Task) -> YearContext:
     """The task's scenario-year context, reused by the next task of the same scenario-year
-    on this worker thread (one context held per thread)."""
+    on this worker thread (one context held per thread; :func:`forget_contexts` frees it)."""
+    with _CACHE_LOCK:
+        cache = _CACHE.setdefault(threading.get_ident(), {})
     key = (task.attrs["scenario_fields"], task.attrs["inputs_sha256"], task.year)
-    cached = getattr(_CACHE, "context", None)
+    cached = cache.get("context")
     if cached is not None and cached[0] == key:
         return cached[1]
-    _CACHE.context = None  # free the previous year before building the next
-    inputs = getattr(_CACHE, "inputs", None)
+    cache.pop("context", None)  # free the previous year before building the next
     where = (str(task.scenario.inputs), task.scenario.cities)
+    inputs = cache.get("inputs")
     if inputs is None or inputs[0] != where:
         inputs = (where, select_cities(load_inputs(task.scenario.inputs), task.scenario))
-        _CACHE.inputs = inputs
+        cache["inputs"] = inputs
     if inputs[1].digest != task.attrs["inputs_sha256"]:
         raise InputError(
             "the input set changed while the batch ran", file=str(task.scenario.inputs)
         )
     context = YearContext(inputs[1], task.scenario, task.year, lambda message: None)
-    _CACHE.context = (key, context)
+    cache["context"] = (key, context)
     return context
+
+
+def forget_contexts() -> None:
+    """Free the scenario-year contexts and inputs held for reuse (in this process)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
 
 
 def _select(data: xr.Dataset, scenario: Scenario) -> xr.Dataset:
@@ -637,17 +646,19 @@ def _failure(task: Task, error: BaseException) -> BaseException:
 
 
 def _run_serial(tasks: list[Task], finished, retries: int) -> None:
-    for task in tasks:
-        for attempt in range(retries + 1):
-            try:
-                _run_task(task)
-                break
-            except Exception as error:
-                if attempt == retries or isinstance(error, InputError):
-                    raise _failure(task, error) from error
-                logger.warning("%s failed (%r); retrying", task.describe(), error)
-        finished(task)
-    _CACHE.context = None
+    try:
+        for task in tasks:
+            for attempt in range(retries + 1):
+                try:
+                    _run_task(task)
+                    break
+                except Exception as error:
+                    if attempt == retries or isinstance(error, InputError):
+                        raise _failure(task, error) from error
+                    logger.warning("%s failed (%r); retrying", task.describe(), error)
+            finished(task)
+    finally:
+        forget_contexts()
 
 
 def _run_distributed(tasks, finished, retries, client, scheduler, workers) -> None:
@@ -692,6 +703,9 @@ def _run_distributed(tasks, finished, retries, client, scheduler, workers) -> No
         except BaseException:
             client.cancel(list(futures))
             raise
+        finally:
+            with suppress(Exception):  # a broken client must not hide the first error
+                client.run(forget_contexts)
     finally:
         for resource in own:
             resource.close()

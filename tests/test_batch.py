@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -201,3 +204,30 @@ def test_failing_task_on_cluster_names_scenario_year_strategy(
     monkeypatch.setattr(runner.YearContext, "strategy", broken)
     with pytest.raises(runner.TaskFailed, match=r"scenario batch, year 20[23]0, strategy carbon"):
         runner.run(scenario, client=cluster, retries=1)
+
+
+def test_killed_process_resumes_to_the_same_file(batch_file, serial_result, tmp_path):
+    """SIGKILL in the middle of a batch: the finished parts are whole, --resume completes."""
+    out = tmp_path / "killed.nc"
+    parts = tmp_path / "killed.nc.parts"
+    command = [sys.executable, "-m", "hourlysim.cli", "run", str(batch_file), "-o", str(out)]
+    process = subprocess.Popen(
+        [*command, "--serial", "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        while len(list(parts.glob("*.nc"))) < 2:
+            if process.poll() is not None:
+                pytest.fail(f"the batch ended (status {process.returncode}) before the kill")
+            time.sleep(0.02)
+    finally:
+        process.kill()
+        process.wait()
+    assert not out.exists()
+    assert 2 <= len(list(parts.glob("*.nc"))) < 6
+    result = CliRunner().invoke(
+        main, ["run", str(batch_file), "-o", str(out), "--serial", "--quiet", "--resume"]
+    )
+    assert result.exit_code == 0, result.output
+    assert not parts.exists()
+    with xr.open_dataset(out) as data:
+        _same(data.load(), serial_result)
