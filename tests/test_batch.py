@@ -6,12 +6,12 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 from click.testing import CliRunner
+from test_runner import _scenario  # the same small scenario writer
 
 from hourlysim import load_scenario, runner
 from hourlysim.cli import main
@@ -30,20 +30,13 @@ def cluster():
         yield client
 
 
-def _write(folder: Path, inputs: Path, **fields) -> Path:
-    lines = [f"name: {fields.pop('name', 'batch')}", f"inputs: {inputs}"]
-    lines += [f"{key}: {value}" for key, value in fields.items()]
-    path = folder / "batch.yaml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 @pytest.fixture(scope="module")
 def batch_file(small_inputs, tmp_path_factory):
     folder = tmp_path_factory.mktemp("batch")
-    return _write(
+    return _scenario(
         folder,
         small_inputs,
+        name="batch",
         years="{start: 2020, stop: 2030, step: 10}",
         strategies="[uncontrolled, carbon_aware]",
         ev_share="{national: {table: {2020: 0.05, 2030: 0.4}}, cities: {110000: 0.9}}",
@@ -231,3 +224,45 @@ def test_killed_process_resumes_to_the_same_file(batch_file, serial_result, tmp_
     assert not parts.exists()
     with xr.open_dataset(out) as data:
         _same(data.load(), serial_result)
+
+
+def test_sweep_members_are_written_with_their_parameters(small_inputs, tmp_path):
+    path = _scenario(
+        tmp_path,
+        small_inputs,
+        name="sw",
+        resolution="annual",
+        variables="[charging_load, battery_energy]",
+        sweep="{parameters.charging_efficiency: [0.8, 0.95]}",
+        output="sw.nc",
+    )
+    written = runner.run(load_scenario(path))
+    names = ["sw__parameters.charging_efficiency-0.8", "sw__parameters.charging_efficiency-0.95"]
+    assert written == [tmp_path / f"{name}.nc" for name in names]
+    loads = []
+    for file, efficiency in zip(written, (0.8, 0.95), strict=True):
+        with xr.open_dataset(file) as data:
+            assert data.attrs["sweep_of"] == "sw"
+            assert json.loads(data.attrs["sweep_parameters"]) == {
+                "parameters.charging_efficiency": efficiency
+            }
+            battery = data["battery_energy"].sum("segment")
+            np.testing.assert_allclose(
+                data["charging_load"].isel(strategy=0), battery / efficiency, rtol=1e-5
+            )
+            loads.append(float(data["charging_load"].sum()))
+    assert loads[0] / loads[1] == pytest.approx(0.95 / 0.8, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--resume", "--fresh"],
+        ["--serial", "--workers", "2"],
+        ["--scheduler", "x", "--workers", "2"],
+    ],
+)
+def test_cli_refuses_contradictory_flags(batch_file, flags):
+    result = CliRunner().invoke(main, ["run", str(batch_file), *flags])
+    assert result.exit_code == 2
+    assert "exclude" in result.output or "not with" in result.output
