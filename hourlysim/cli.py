@@ -122,6 +122,8 @@ def run(
     from .runner import run as run_scenario
     from .scenario import expand_sweep, load_scenario
 
+    if logging.getLogger().getEffectiveLevel() > logging.INFO:  # no -v: dask's own INFO off
+        logging.getLogger("distributed").setLevel(logging.WARNING)
     if resume and fresh:
         raise click.UsageError("--resume and --fresh exclude each other")
     if serial and (scheduler or workers):
