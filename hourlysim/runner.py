@@ -744,14 +744,18 @@ def _merge(part_files: dict[int, dict[str, Path]], output: Path) -> None:
             opened.extend([common, *strategies])
             # the strategy labels come from the task names: NetCDF stores each part's label
             # with its own string width, which concat would truncate to the first one's
-            strategies = [d.drop_vars("strategy") for d in strategies]
-            joined = xr.concat(
-                strategies,
-                dim=pd.Index(names, name="strategy", dtype=object),
-                data_vars="minimal",
-                coords="minimal",
-                compat="override",
-            )
+            strategies = [d.drop_vars("strategy", errors="ignore") for d in strategies]
+            labels = pd.Index(names, name="strategy", dtype=object)
+            if strategies[0].data_vars:
+                joined = xr.concat(
+                    strategies,
+                    dim=labels,
+                    data_vars="minimal",
+                    coords="minimal",
+                    compat="override",
+                )
+            else:  # the scenario's variables are all strategy-independent
+                joined = xr.Dataset(coords={"strategy": labels})
             years.append(xr.merge([joined, common], combine_attrs="override", compat="override"))
         if len(years) > 1:
             years = [

@@ -266,3 +266,13 @@ def test_cli_refuses_contradictory_flags(batch_file, flags):
     result = CliRunner().invoke(main, ["run", str(batch_file), *flags])
     assert result.exit_code == 2
     assert "exclude" in result.output or "not with" in result.output
+
+
+def test_only_strategy_independent_variables(small_inputs, tmp_path):
+    path = _scenario(
+        tmp_path, small_inputs, resolution="annual", variables="[temperature]", output="t.nc"
+    )
+    with xr.open_dataset(runner.run(load_scenario(path))) as data:
+        assert list(data.data_vars) == ["temperature"]
+        assert data["temperature"].dims == ("year", "city")
+        assert data["temperature"].attrs["units"] == "degC"
