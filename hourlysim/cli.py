@@ -122,8 +122,10 @@ def run(
     from .runner import run as run_scenario
     from .scenario import expand_sweep, load_scenario
 
-    if logging.getLogger().getEffectiveLevel() > logging.INFO:  # no -v: dask's own INFO off
-        logging.getLogger("distributed").setLevel(logging.WARNING)
+    if not serial and logging.getLogger().getEffectiveLevel() > logging.INFO:
+        import distributed  # noqa: F401  (sets its loggers to INFO when imported)
+
+        logging.getLogger("distributed").setLevel(logging.WARNING)  # without -v: warnings only
     if resume and fresh:
         raise click.UsageError("--resume and --fresh exclude each other")
     if serial and (scheduler or workers):

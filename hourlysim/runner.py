@@ -458,12 +458,15 @@ def _run_task(task: Task) -> Path:
     import dask
 
     scenario = task.scenario
-    with dask.config.set(scheduler="synchronous"):  # no nested scheduling inside a task
+    # no nested scheduling inside a task: its dask arrays (city chunks of the demand stage)
+    # and xarray's choice of write lock use this thread only, never a client of the cluster
+    with dask.config.set(scheduler="synchronous"):
         context = _year_context(task)
         data = context.common() if task.part == "common" else context.strategy(task.part)
-        data = aggregate(_select(data, scenario), scenario.resolution).expand_dims(year=[task.year])
-    data.attrs.update(task.attrs, created=_now())
-    write_netcdf(data, task.path)
+        data = aggregate(_select(data, scenario), scenario.resolution)
+        data = data.expand_dims(year=[task.year])
+        data.attrs.update(task.attrs, created=_now())
+        write_netcdf(data, task.path)
     return task.path
 
 
