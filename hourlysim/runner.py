@@ -436,8 +436,11 @@ def plan(scenario: Scenario) -> list[Task]:
     EV shares, pathway years) so a batch fails before it starts.
     """
     tasks = []
+    loaded: dict[Path, InputSet] = {}  # sweep members usually share one input folder
     for member in expand_sweep(scenario):
-        full = load_inputs(member.inputs)
+        if member.inputs not in loaded:
+            loaded[member.inputs] = load_inputs(member.inputs)
+        full = loaded[member.inputs]
         check_scenario(full, member)
         inputs = select_cities(full, member)
         _check_overrides(inputs, member)
