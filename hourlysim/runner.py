@@ -1,10 +1,15 @@
-"""Chain the five stages for a scenario-year and write the results atomically.
+"""Chain the five stages for a scenario-year and run scenario batches on dask.
 
 :class:`YearContext` holds what the strategies of one scenario-year share (temperature,
-driving demand, the grid without EVs); each (year, strategy) task is computed from it and
-written to its own part file (``<output>.parts/``), so memory holds one task at a time and an
-interrupted run resumes from the tasks on disk. The parts are merged into the output file at
-the end (temp file + rename, so the output is never half-written).
+driving demand, the grid without EVs) on the year's input set (grid pathway and EV adoption
+applied, :mod:`hourlysim.pathway`). :func:`plan` turns a scenario (every member of its sweep)
+into :class:`Task` objects, one per year for the strategy-independent part and one per
+(year, strategy); :func:`run` computes them in this process or on a dask.distributed cluster
+(a LocalCluster, a scheduler address or a client), each task writing its own part file
+(``<output>.parts/``), so a worker holds one scenario-year and one task and an interrupted
+batch resumes from the tasks on disk (``resume=True``). A scenario's parts are merged into
+its output file when its last task is done (temp file + rename, so the output is never
+half-written), one part variable in memory at a time.
 """
 
 from __future__ import annotations
