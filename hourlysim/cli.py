@@ -72,34 +72,93 @@ def validate(path: Path) -> None:
     default=None,
     help="NetCDF file to write (default: the scenario's output, outputs/<name>.nc).",
 )
+@click.option("--serial", is_flag=True, help="Run in this process, no dask cluster.")
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="Run on an existing dask.distributed scheduler (e.g. tcp://host:8786).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes of the local cluster (default: one per core, at most one per task).",
+)
+@click.option("--resume", is_flag=True, help="Continue an interrupted run from its parts.")
+@click.option("--fresh", is_flag=True, help="Delete the parts of an interrupted run first.")
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Times a failing task is retried.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def run(scenario: Path, output: Path | None, quiet: bool) -> None:
+def run(
+    scenario: Path,
+    output: Path | None,
+    serial: bool,
+    scheduler: str | None,
+    workers: int | None,
+    resume: bool,
+    fresh: bool,
+    retries: int,
+    quiet: bool,
+) -> None:
     """Run a scenario YAML file and write its NetCDF results.
 
     Runs the five stages (demand, charging, grid, accounting, inequality) for every year
-    and charging strategy in the scenario. Each (year, strategy) task is written to
-    <output>.parts/ when done; an interrupted run resumes from there.
+    and charging strategy in the scenario (every member of its sweep), as tasks on a dask
+    cluster: by default a local one (one single-threaded worker process per core);
+    --scheduler runs on an existing cluster (see docs/cluster.md for SLURM/PBS), --serial in
+    this process. Each (year, strategy) task is written to <output>.parts/ when done. An
+    interrupted run leaves its parts there: --resume continues from them, --fresh starts
+    over; without either the run refuses to touch them.
     """
     from tqdm import tqdm
 
+    from .runner import TaskFailed, UnfinishedRun
     from .runner import run as run_scenario
-    from .scenario import load_scenario
+    from .scenario import expand_sweep, load_scenario
 
+    if not serial and logging.getLogger().getEffectiveLevel() > logging.INFO:
+        import distributed  # noqa: F401  (sets its loggers to INFO when imported)
+
+        logging.getLogger("distributed").setLevel(logging.WARNING)  # without -v: warnings only
+    if resume and fresh:
+        raise click.UsageError("--resume and --fresh exclude each other")
+    if serial and (scheduler or workers):
+        raise click.UsageError("--serial excludes --scheduler and --workers")
+    if scheduler and workers:
+        raise click.UsageError("--workers sizes the local cluster; not with --scheduler")
     try:
         loaded = load_scenario(scenario, output=output)
-        steps = len(loaded.years) * (2 + len(loaded.strategies))
-        with tqdm(total=steps, disable=quiet, unit="step", file=sys.stderr) as bar:
+        members = expand_sweep(loaded)
+        steps = sum(len(m.years) * (1 + len(m.strategies)) + 1 for m in members)
+        with tqdm(total=steps, disable=quiet, unit="task", file=sys.stderr) as bar:
 
             def progress(message: str) -> None:
                 bar.set_description(message)
-                if not message.startswith("written"):
-                    bar.update(1)
+                bar.update(1)
 
-            path = run_scenario(loaded, progress)
+            result = run_scenario(
+                loaded,
+                progress,
+                scheduler="serial" if serial else scheduler or "local",
+                workers=workers,
+                resume=resume,
+                fresh=fresh,
+                retries=retries,
+            )
     except InputError as error:
         click.echo(f"invalid input: {error}", err=True)
         sys.exit(1)
-    click.echo(f"wrote {path}")
+    except (UnfinishedRun, TaskFailed) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    for path in result if isinstance(result, list) else [result]:
+        click.echo(f"wrote {path}")
 
 
 @main.command()

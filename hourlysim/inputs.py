@@ -268,6 +268,19 @@ DRIVING_PROFILE = TableSpec(
     ),
     "share of daily driving in each local hour",
 )
+PROJECTION_YEARS = tuple(range(2020, 2061, 5))
+DEMAND_PROJECTION = TableSpec(
+    "demand_projection.csv",
+    "province",
+    (_c("province", "str"),)
+    + tuple(
+        _c(f"demand_{y}", units="MWh", minimum=0, long_name=f"projected annual demand {y}")
+        for y in PROJECTION_YEARS
+    ),
+    "optional: provincial annual demand projection 2020-2060 (read by grid pathways)",
+)
+"""Optional table (not part of :data:`TABLES`): read by :mod:`hourlysim.pathway` when a
+scenario's grid pathway scales demand by the projection."""
 TABLES = (
     CITIES,
     PROVINCES,

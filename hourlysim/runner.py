@@ -1,20 +1,29 @@
-"""Chain the five stages for a scenario-year and write the results atomically.
+"""Chain the five stages for a scenario-year and run scenario batches on dask.
 
 :class:`YearContext` holds what the strategies of one scenario-year share (temperature,
-driving demand, the grid without EVs); each (year, strategy) task is computed from it and
-written to its own part file (``<output>.parts/``), so memory holds one task at a time and an
-interrupted run resumes from the tasks on disk. The parts are merged into the output file at
-the end (temp file + rename, so the output is never half-written).
+driving demand, the grid without EVs) on the year's input set (grid pathway and EV adoption
+applied, :mod:`hourlysim.pathway`). :func:`plan` turns a scenario (every member of its sweep)
+into :class:`Task` objects, one per year for the strategy-independent part and one per
+(year, strategy); :func:`run` computes them in this process or on a dask.distributed cluster
+(a LocalCluster, a scheduler address or a client), each task writing its own part file
+(``<output>.parts/``), so a worker holds one scenario-year and one task and an interrupted
+batch resumes from the tasks on disk (``resume=True``). A scenario's parts are merged into
+its output file when its last task is done (temp file + rename, so the output is never
+half-written), one part variable in memory at a time.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import tempfile
+import threading
+import uuid
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,7 +40,8 @@ from .errors import InputError
 from .grid import report_imbalance, simulate_grid
 from .inequality import city_indicators
 from .inputs import InputSet, load_inputs
-from .scenario import Scenario
+from .pathway import check_scenario, check_weather_year, projection_digest, year_inputs
+from .scenario import Scenario, expand_sweep
 from .temperature import load_temperature_file, synthesize_hourly_temperature
 from .timeaxis import model_time
 from .variables import annotate
@@ -87,6 +97,8 @@ class YearContext:
     EVs and the signals derived from it), and the per-strategy stages."""
 
     def __init__(self, inputs: InputSet, scenario: Scenario, year: int, tell: Progress):
+        # the year's capacities, demand and EV shares (grid pathway, adoption trajectory)
+        inputs = year_inputs(inputs, scenario, year)
         self.inputs = inputs
         self.scenario = scenario
         self.year = year
@@ -94,11 +106,7 @@ class YearContext:
         self.time = model_time(year)
         self.temperature = city_temperature(inputs, scenario, year, self.time)
         self.demand = driving_demand(
-            inputs,
-            self.temperature,
-            year,
-            ev_share=scenario.ev_share_for(year),
-            parameters=self.overrides,
+            inputs, self.temperature, year, ev_share=None, parameters=self.overrides
         )
         tell(f"{year}: driving demand")
         self.base_grid = simulate_grid(inputs, self.time, None, self.overrides)
@@ -302,6 +310,7 @@ def aggregate(dataset: xr.Dataset, resolution: str) -> xr.Dataset:
     return xr.Dataset(out, attrs=dataset.attrs)
 
 
+_VARIABLE_CACHE = (0, 1, 1.0)
 _ONE_PER_CHUNK = {"year", "strategy", "method", "segment"}
 _CITY_BLOCK = 64
 
@@ -357,81 +366,387 @@ def write_netcdf(dataset: xr.Dataset, path: Path) -> Path:
     return Path(path)
 
 
-def _provenance(scenario: Scenario, inputs: InputSet) -> dict:
-    return {
+class UnfinishedRun(RuntimeError):
+    """Parts of an earlier, unfinished run are on disk and neither resume nor fresh was asked."""
+
+
+class TaskFailed(RuntimeError):
+    """A (scenario, year, strategy) task failed for good (after its retries)."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work: the strategy-independent part (``common``) or one strategy of a
+    scenario-year, written to its own part file.
+
+    Attributes
+    ----------
+    scenario : Scenario
+        The (member) scenario.
+    year : int
+        Model year.
+    part : str
+        ``common`` or a strategy name.
+    path : Path
+        Part file to write.
+    attrs : dict
+        Provenance attributes written to the part (and checked on resume).
+    """
+
+    scenario: Scenario
+    year: int
+    part: str
+    path: Path
+    attrs: dict
+
+    def describe(self) -> str:
+        what = "strategy-independent part" if self.part == "common" else f"strategy {self.part}"
+        return f"scenario {self.scenario.name}, year {self.year}, {what}"
+
+
+def _provenance(scenario: Scenario, inputs: InputSet, weather_year: int) -> dict:
+    attrs = {
         "Conventions": "CF-1.8",
         "title": f"hourlysim results for scenario {scenario.name}",
         "source": f"hourlysim {__version__}",
+        "hourlysim_version": __version__,
         "scenario": scenario.name,
         "scenario_file": str(scenario.source_file or ""),
         "scenario_sha256": scenario.source_hash,
         "inputs": str(inputs.path),
         "inputs_sha256": inputs.digest,
+        "weather_year": np.int32(weather_year),
+        "demand_shape_year": np.int32(_demand_shape_year(inputs)),
+        "grid_exchange": scenario.grid_exchange,
+        "carbon_signal": scenario.carbon_signal,
         "resolution": scenario.resolution,
         "time_convention": "local time (UTC+8); Feb 29 dropped in leap years",
+        "scenario_fields": json.dumps(scenario.record(), sort_keys=True),
     }
+    pathway = scenario.grid_pathway
+    if pathway is not None and pathway.demand == "projection":
+        attrs["demand_projection_sha256"] = projection_digest(inputs)
+    if scenario.member_of is not None:
+        attrs["sweep_of"] = scenario.member_of
+        attrs["sweep_parameters"] = json.dumps(scenario.member_parameters, sort_keys=True)
+    return attrs
 
 
-def run(scenario: Scenario, progress: Progress | None = None) -> Path:
-    """Run every year and strategy of a scenario and write its output file.
+def _demand_shape_year(inputs: InputSet) -> int:
+    from .pathway import shipped_years
 
-    Each (year, strategy) task and each year's strategy-independent variables are written to
-    their own part file in ``<output>.parts/`` as soon as they are computed, so memory holds
-    one task at a time and an interrupted run resumes from the parts already on disk (parts
-    of a different scenario file, input set or package version are recomputed). The parts
-    are then streamed into the output file, written atomically.
+    return shipped_years(Path(inputs.path)).get("demand_shape", -1)
+
+
+#: attributes that must match for a part on disk to be reused
+_RESUME_KEYS = (
+    "source",
+    "scenario",
+    "scenario_sha256",
+    "scenario_fields",
+    "inputs_sha256",
+    "demand_projection_sha256",
+    "weather_year",
+    "sweep_parameters",
+)
+
+
+def plan(scenario: Scenario) -> list[Task]:
+    """The tasks of a scenario (every sweep member, year and part), in a fixed order.
+
+    Also checks the scenario against its input set (parameter names, weather year, per-city
+    EV shares, pathway years) so a batch fails before it starts.
+    """
+    tasks = []
+    loaded: dict[Path, InputSet] = {}  # sweep members usually share one input folder
+    for member in expand_sweep(scenario):
+        if member.inputs not in loaded:
+            loaded[member.inputs] = load_inputs(member.inputs)
+        full = loaded[member.inputs]
+        check_scenario(full, member)
+        inputs = select_cities(full, member)
+        _check_overrides(inputs, member)
+        attrs = _provenance(member, inputs, check_weather_year(member))
+        parts = _parts_folder(Path(member.output))
+        for year in member.years:
+            for part in ("common", *member.strategies):
+                tasks.append(Task(member, year, part, parts / f"{year}_{part}.nc", attrs))
+    return tasks
+
+
+def _parts_folder(output: Path) -> Path:
+    return output.with_name(output.name + ".parts")
+
+
+def _run_task(task: Task) -> Path:
+    """Compute one task and write its part file (runs on a worker, or in this process)."""
+    import dask
+
+    scenario = task.scenario
+    # no nested scheduling inside a task: its dask arrays (city chunks of the demand stage)
+    # and xarray's choice of write lock use this thread only, never a client of the cluster
+    with dask.config.set(scheduler="synchronous"):
+        context = _year_context(task)
+        data = context.common() if task.part == "common" else context.strategy(task.part)
+        data = aggregate(_select(data, scenario), scenario.resolution)
+        data = data.expand_dims(year=[task.year])
+        data.attrs.update(task.attrs, created=_now())
+        write_netcdf(data, task.path)
+    return task.path
+
+
+_CACHE: dict[int, dict] = {}  # per worker thread: the inputs and the scenario-year context
+_CACHE_LOCK = threading.Lock()
+
+
+def _year_context(task: Task) -> YearContext:
+    """The task's scenario-year context, reused by the next task of the same scenario-year
+    on this worker thread (one context held per thread; :func:`forget_contexts` frees it)."""
+    with _CACHE_LOCK:
+        cache = _CACHE.setdefault(threading.get_ident(), {})
+    key = (task.attrs["scenario_fields"], task.attrs["inputs_sha256"], task.year)
+    cached = cache.get("context")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    cache.pop("context", None)  # free the previous year before building the next
+    where = (str(task.scenario.inputs), task.scenario.cities)
+    inputs = cache.get("inputs")
+    if inputs is None or inputs[0] != where:
+        inputs = (where, select_cities(load_inputs(task.scenario.inputs), task.scenario))
+        cache["inputs"] = inputs
+    if inputs[1].digest != task.attrs["inputs_sha256"]:
+        raise InputError(
+            "the input set changed while the batch ran", file=str(task.scenario.inputs)
+        )
+    context = YearContext(inputs[1], task.scenario, task.year, lambda message: None)
+    cache["context"] = (key, context)
+    return context
+
+
+def forget_contexts() -> None:
+    """Free the scenario-year contexts and inputs held for reuse (in this process)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def _select(data: xr.Dataset, scenario: Scenario) -> xr.Dataset:
+    """Keep the scenario's output variables and accounting methods."""
+    if scenario.variables is not None:
+        data = data[[name for name in data.data_vars if name in scenario.variables]]
+    if scenario.methods is not None and "method" in data.dims:
+        missing = sorted(set(scenario.methods) - set(data["method"].values.tolist()))
+        if missing:
+            raise InputError(
+                f"accounting method(s) {missing} are not computed by this version; "
+                f"available: {data['method'].values.tolist()}",
+                file=str(scenario.source_file),
+                column="methods",
+            )
+        data = data.sel(method=list(scenario.methods))
+    return data
+
+
+def run(
+    scenario: Scenario,
+    progress: Progress | None = None,
+    *,
+    scheduler: str | None = "serial",
+    workers: int | None = None,
+    client=None,
+    resume: bool = False,
+    fresh: bool = False,
+    retries: int = 1,
+) -> Path | list[Path]:
+    """Run every year and strategy of a scenario (every member of a sweep) and write it.
+
+    Each (year, strategy) task and each year's strategy-independent part is written to its
+    own part file in ``<output>.parts/`` as soon as it is computed, so a worker holds one
+    scenario-year and one task at a time and an interrupted run resumes from the parts
+    already on disk. When a scenario's (or sweep member's) tasks are all done, its parts are
+    streamed into its output file, written atomically, and the parts are removed.
 
     Parameters
     ----------
     scenario : Scenario
         Validated scenario.
     progress : callable, optional
-        Called with a short message after each step.
+        Called with a short message after each task (and each file written).
+    scheduler : str, optional
+        ``serial`` (this process, no dask cluster; the default here), ``local`` (a
+        dask.distributed LocalCluster of ``workers`` processes, one thread each; default:
+        one per core, at most one per task) or the address of a running distributed
+        scheduler (``tcp://host:8786``).
+    workers : int, optional
+        Worker processes of the ``local`` cluster.
+    client : distributed.Client, optional
+        Run on this client's cluster (overrides ``scheduler``).
+    resume : bool
+        Reuse the parts of an earlier, unfinished run (parts of another scenario file,
+        input set or package version are recomputed).
+    fresh : bool
+        Delete the parts of an earlier run and start over.
+    retries : int
+        Times a failing task is retried before the batch fails.
 
     Returns
     -------
-    Path
-        The NetCDF file written (``scenario.output``).
+    Path or list of Path
+        The NetCDF file written, or one per member for a sweep.
+
+    Raises
+    ------
+    UnfinishedRun
+        Parts of an earlier run exist and neither ``resume`` nor ``fresh`` is set.
+    TaskFailed
+        A task failed for good; the message names its scenario, year and strategy.
     """
+    if resume and fresh:
+        raise ValueError("resume and fresh exclude each other")
     tell = progress or (lambda message: None)
-    inputs = select_cities(load_inputs(scenario.inputs), scenario)
-    _check_overrides(inputs, scenario)
-    attrs = _provenance(scenario, inputs)
-    output = Path(scenario.output)
-    parts = output.with_name(output.name + ".parts")
-    parts.mkdir(parents=True, exist_ok=True)
+    tasks = plan(scenario)
+    by_output: dict[Path, list[Task]] = {}
+    for task in tasks:
+        by_output.setdefault(Path(task.scenario.output), []).append(task)
+    todo = _prepare_parts(by_output, resume=resume, fresh=fresh, tell=tell)
+    written = []
+
+    def finished(task: Task) -> None:
+        remaining[Path(task.scenario.output)] -= 1
+        tell(f"{task.scenario.name} {task.year} {task.part}")
+        if remaining[Path(task.scenario.output)] == 0:
+            written.append(_finish(by_output[Path(task.scenario.output)], tell))
+
+    remaining = {output: 0 for output in by_output}
+    for task in todo:
+        remaining[Path(task.scenario.output)] += 1
+    for output, count in remaining.items():
+        if count == 0:
+            written.append(_finish(by_output[output], tell))
+    if todo:
+        if client is None and scheduler == "serial":
+            _run_serial(todo, finished, retries)
+        else:
+            _run_distributed(todo, finished, retries, client, scheduler, workers)
+    order = list(by_output)
+    written.sort(key=order.index)
+    return written if scenario.sweep else written[0]
+
+
+def _prepare_parts(by_output, *, resume: bool, fresh: bool, tell: Progress) -> list[Task]:
+    """Decide which tasks to compute, given the parts already on disk."""
+    todo = []
+    for output, tasks in by_output.items():
+        parts = _parts_folder(output)
+        found = sorted(parts.glob("*.nc")) if parts.is_dir() else []
+        if found and not (resume or fresh):
+            raise UnfinishedRun(
+                f"{parts} holds {len(found)} part file(s) of an earlier, unfinished run: "
+                "pass --resume to continue it (resume=True) or --fresh to start over "
+                "(fresh=True)"
+            )
+        if fresh and parts.is_dir():
+            shutil.rmtree(parts)
+        parts.mkdir(parents=True, exist_ok=True)
+        for task in tasks:
+            if resume and _same_run(task.path, task.attrs):
+                logger.info("%s already on disk: resuming", task.describe())
+                tell(f"{task.scenario.name} {task.year} {task.part} (on disk)")
+            else:
+                todo.append(task)
+    return todo
+
+
+def _finish(tasks: list[Task], tell: Progress) -> Path:
+    output = Path(tasks[0].scenario.output)
     part_files: dict[int, dict[str, Path]] = {}
-    for year in scenario.years:
-        tasks = {"common": parts / f"{year}_common.nc"}
-        tasks.update({s: parts / f"{year}_{s}.nc" for s in scenario.strategies})
-        part_files[year] = tasks
-        todo = {name: path for name, path in tasks.items() if not _same_run(path, attrs)}
-        for name in set(tasks) - set(todo):
-            logger.info("%d %s already on disk: resuming", year, name)
-            tell(f"{year}: {name} resumed")
-        if not todo:
-            continue
-        context = YearContext(inputs, scenario, year, tell)
-        for name, path in todo.items():
-            data = context.common() if name == "common" else context.strategy(name)
-            data = aggregate(data, scenario.resolution).expand_dims(year=[year])
-            data.attrs.update(attrs, created=_now())
-            write_netcdf(data, path)
-            if name != "common":
-                tell(f"{year}: {name}")
+    for task in tasks:
+        part_files.setdefault(task.year, {})[task.part] = task.path
     _merge(part_files, output)
-    shutil.rmtree(parts)
+    shutil.rmtree(_parts_folder(output))
     tell(f"written {output}")
     return output
 
 
+def _failure(task: Task, error: BaseException) -> BaseException:
+    if isinstance(error, InputError):
+        return error
+    return TaskFailed(f"task failed for good: {task.describe()}: {error!r}")
+
+
+def _run_serial(tasks: list[Task], finished, retries: int) -> None:
+    try:
+        for task in tasks:
+            for attempt in range(retries + 1):
+                try:
+                    _run_task(task)
+                    break
+                except Exception as error:
+                    if attempt == retries or isinstance(error, InputError):
+                        raise _failure(task, error) from error
+                    logger.warning("%s failed (%r); retrying", task.describe(), error)
+            finished(task)
+    finally:
+        forget_contexts()
+
+
+def _run_distributed(tasks, finished, retries, client, scheduler, workers) -> None:
+    from distributed import Client, LocalCluster, as_completed
+
+    own = []
+    try:
+        if client is None:
+            if scheduler in (None, "local"):
+                count = min(workers or os.cpu_count() or 1, len(tasks))
+                cluster = LocalCluster(
+                    n_workers=count,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",
+                )
+                own.append(cluster)
+                client = Client(cluster)
+            else:
+                client = Client(scheduler)
+            own.insert(0, client)
+        token = uuid.uuid4().hex[:8]
+        futures = {
+            client.submit(
+                _run_task,
+                task,
+                key=f"hourlysim-{task.scenario.name}-{task.year}-{task.part}-{token}",
+                retries=retries,
+                pure=False,
+            ): task
+            for task in tasks
+        }
+        try:
+            for future in as_completed(futures):
+                task = futures[future]
+                if future.status != "finished":
+                    error = future.exception()
+                    client.cancel(list(futures))
+                    raise _failure(task, error) from error
+                future.release()
+                finished(task)
+        except BaseException:
+            client.cancel(list(futures))
+            raise
+        finally:
+            with suppress(Exception):  # a broken client must not hide the first error
+                client.run(forget_contexts)
+    finally:
+        for resource in own:
+            resource.close()
+
+
 def _same_run(part: Path, attrs: dict) -> bool:
+    if not part.is_file():
+        return False
     try:
         with xr.open_dataset(part) as existing:
             return all(
-                existing.attrs.get(k) == attrs[k]
-                for k in ("scenario_sha256", "inputs_sha256", "source", "resolution")
-            )
+                str(existing.attrs.get(k)) == str(attrs[k]) for k in _RESUME_KEYS if k in attrs
+            ) and all(k in attrs for k in _RESUME_KEYS if k in existing.attrs)
     except (OSError, ValueError):
         return False
 
@@ -457,14 +772,18 @@ def _merge(part_files: dict[int, dict[str, Path]], output: Path) -> None:
             opened.extend([common, *strategies])
             # the strategy labels come from the task names: NetCDF stores each part's label
             # with its own string width, which concat would truncate to the first one's
-            strategies = [d.drop_vars("strategy") for d in strategies]
-            joined = xr.concat(
-                strategies,
-                dim=pd.Index(names, name="strategy", dtype=object),
-                data_vars="minimal",
-                coords="minimal",
-                compat="override",
-            )
+            strategies = [d.drop_vars("strategy", errors="ignore") for d in strategies]
+            labels = pd.Index(names, name="strategy", dtype=object)
+            if strategies[0].data_vars:
+                joined = xr.concat(
+                    strategies,
+                    dim=labels,
+                    data_vars="minimal",
+                    coords="minimal",
+                    compat="override",
+                )
+            else:  # the scenario's variables are all strategy-independent
+                joined = xr.Dataset(coords={"strategy": labels})
             years.append(xr.merge([joined, common], combine_attrs="override", compat="override"))
         if len(years) > 1:
             years = [
@@ -484,7 +803,8 @@ def _merge(part_files: dict[int, dict[str, Path]], output: Path) -> None:
             layout["time"].attrs.update(
                 long_name="step of the model year (see time_convention)", units="1"
             )
-        layout = annotate(layout)
+        # the parts carry units, long names and the table's dimension order already
+        # (annotate() would refuse aggregated variables, which have lost their time dim)
         layout.attrs = {**opened[0].attrs, "created": _now()}
         with _atomic(output) as temporary:
             # coordinates and attributes through xarray (CF encoding), then the data
@@ -492,6 +812,12 @@ def _merge(part_files: dict[int, dict[str, Path]], output: Path) -> None:
             layout.drop_vars(list(layout.data_vars)).to_netcdf(temporary, engine="netcdf4")
             with netCDF4.Dataset(temporary, "r+") as target:
                 _define_variables(target, layout)
+                # close the lazily opened parts before reading their data: xarray shares
+                # one netCDF handle per file, and an open handle keeps every chunk read in
+                # its per-variable HDF5 chunk caches (about one part's data per part)
+                for dataset in opened:
+                    dataset.close()
+                opened.clear()
                 for year_index, tasks in enumerate(part_files.values()):
                     for strategy_index, name in enumerate(tasks):
                         _fill(target, tasks[name], year_index, strategy_index - 1)
@@ -524,6 +850,8 @@ def _define_variables(target, layout: xr.Dataset) -> None:
         if labels:
             attrs["coordinates"] = " ".join(sorted(labels))
         variable.setncatts(attrs)
+        if _VARIABLE_CACHE is not None:
+            variable.set_var_chunk_cache(*_VARIABLE_CACHE)
 
 
 def _fill(target, part: Path, year_index: int, strategy_index: int) -> None:

@@ -50,7 +50,7 @@ def small_run(small_inputs, tmp_path_factory):
     scenario = _scenario(
         folder, small_inputs, strategies=f"[{', '.join(STRATEGIES)}]", output="out/small.nc"
     )
-    result = CliRunner().invoke(main, ["run", str(scenario), "--quiet"])
+    result = CliRunner().invoke(main, ["run", str(scenario), "--quiet", "--serial"])
     assert result.exit_code == 0, result.output
     with xr.open_dataset(folder / "out" / "small.nc") as data:
         yield data.load()
@@ -103,13 +103,13 @@ def test_emissions_attributed_at_province_intensity(small_run):
 
 def test_scenario_errors_are_clear(small_inputs, tmp_path):
     scenario = _scenario(tmp_path, small_inputs, parameters="{not_a_parameter: 1}")
-    result = CliRunner().invoke(main, ["run", str(scenario), "--quiet"])
+    result = CliRunner().invoke(main, ["run", str(scenario), "--quiet", "--serial"])
     assert result.exit_code == 1
     assert "unknown parameter(s) ['not_a_parameter']" in result.output
 
 
 def test_multi_year_resumes_from_parts(small_inputs, tmp_path, monkeypatch):
-    """A run that dies in its second year resumes from the tasks already on disk."""
+    """A run that dies in its second year resumes (only with resume) from the parts on disk."""
     scenario = load_scenario(
         _scenario(
             tmp_path,
@@ -133,8 +133,8 @@ def test_multi_year_resumes_from_parts(small_inputs, tmp_path, monkeypatch):
         return real(self, strategy)
 
     monkeypatch.setattr(runner.YearContext, "strategy", failing)
-    with pytest.raises(RuntimeError):
-        run(scenario)
+    with pytest.raises(runner.TaskFailed, match=r"scenario small, year 2030, strategy carbon_aw"):
+        run(scenario, retries=0)
     assert not Path(scenario.output).exists()
     on_disk = sorted(p.name for p in (tmp_path / "out.nc.parts").glob("*.nc"))
     assert on_disk == [
@@ -144,7 +144,9 @@ def test_multi_year_resumes_from_parts(small_inputs, tmp_path, monkeypatch):
         "2030_common.nc",
         "2030_uncontrolled.nc",
     ]
-    run(scenario)
+    with pytest.raises(runner.UnfinishedRun, match="--resume"):
+        run(scenario)
+    run(scenario, resume=True)
     assert calls == [
         (2020, "uncontrolled"),
         (2020, "carbon_aware"),
@@ -160,6 +162,27 @@ def test_multi_year_resumes_from_parts(small_inputs, tmp_path, monkeypatch):
         assert data["charging_load"].dims == ("year", "strategy", "city", "time")
         fleet = data["ev_fleet"].sum("city")
         assert float(fleet.sel(year=2030)) == pytest.approx(10 * float(fleet.sel(year=2020)))
+
+
+def test_a_failing_task_is_retried(small_inputs, tmp_path, monkeypatch):
+    from hourlysim import runner
+
+    scenario = load_scenario(
+        _scenario(tmp_path, small_inputs, resolution="annual", output="out.nc")
+    )
+    real = runner.YearContext.strategy
+    calls = []
+
+    def flaky(self, strategy):
+        calls.append(strategy)
+        if len(calls) == 1:
+            raise RuntimeError("worker lost")
+        return real(self, strategy)
+
+    monkeypatch.setattr(runner.YearContext, "strategy", flaky)
+    run(scenario, retries=1)
+    assert calls == ["uncontrolled", "uncontrolled"]
+    assert Path(scenario.output).is_file()
 
 
 def test_aggregate_sums_energy_and_averages_intensity(small_inputs):
