@@ -12,7 +12,7 @@ faster run). Reports, for the 337 units x 8,760 h of the shipped input set:
   per-hour ``numpy.linalg.solve`` loop for flow tracing), each on a subset and scaled up;
 * compilation in a fresh process with an empty numba cache (``NUMBA_CACHE_DIR`` in a temporary
   folder), then loading from that warm cache in another fresh process;
-* peak memory of one scenario-year in a fresh process (``ru_maxrss``; ``tracemalloc`` for what
+* peak memory of one scenario-year in a fresh process (peak RSS; ``tracemalloc`` for what
   numpy allocates);
 * the accounting kernel's effective bandwidth beside the machine's copy bandwidth;
 * scaling of the end-to-end time with cities, years and strategies (fitted slope and R^2),
@@ -483,17 +483,29 @@ def _year_memory(options: dict) -> dict:
     return {"tracemalloc_peak_mb": peak / 2**20, "result_mb": result.nbytes / 2**20}
 
 
-def _max_rss_of_one_year(options: dict) -> dict:
+def _peak_rss_mb() -> float:
+    """This process's resident-set high-water mark [MB]: ``VmHWM`` of ``/proc/self/status``
+    (reset by ``exec``), else ``ru_maxrss``, which Linux carries over from the parent."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     import resource
 
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _max_rss_of_one_year(options: dict) -> dict:
     from hourlysim.runner import simulate_year
 
     case = _options_case(options)
     gc.collect()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _peak_rss_mb()
     simulate_year(case.inputs, case.scenario, case.year)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"max_rss_mb": after / 1024.0, "max_rss_after_imports_and_inputs_mb": before / 1024.0}
+    return {"max_rss_mb": _peak_rss_mb(), "max_rss_after_imports_and_inputs_mb": before}
 
 
 def measure_memory(
@@ -503,11 +515,11 @@ def measure_memory(
 ) -> dict:
     """Peak memory of one scenario-year, each figure from a fresh process [MB].
 
-    ``one_year``: the high-water mark (``ru_maxrss``, Linux: kB) of a process that imports,
+    ``one_year``: the resident-set high-water mark (:func:`_peak_rss_mb`) of a process that imports,
     loads the inputs and runs one year, and the mark before the year. ``tracemalloc``: the peak
     of what Python and numpy allocate during a year in a process that has run one already
-    (numba's own allocations inside kernels are not traced; ``ru_maxrss`` covers them), and the
-    size of the year's result.
+    (numba's own allocations inside kernels are not traced; the high-water mark covers them),
+    and the size of the year's result.
     """
     options = {"inputs": str(inputs), "cities": n_cities, "strategies": list(strategies)}
     return {
@@ -903,7 +915,7 @@ def main(argv: list[str] | None = None) -> int:
         report["memory"] = measure_memory(args.inputs, args.cities)
         one, traced = report["memory"]["one_year"], report["memory"]["tracemalloc"]
         print(
-            f"\npeak memory, one scenario-year (5 strategies), fresh process: ru_maxrss "
+            f"\npeak memory, one scenario-year (5 strategies), fresh process: peak RSS "
             f"{one['max_rss_mb']:.0f} MB (after imports and inputs "
             f"{one['max_rss_after_imports_and_inputs_mb']:.0f} MB); tracemalloc peak "
             f"{traced['tracemalloc_peak_mb']:.0f} MB; result {traced['result_mb']:.0f} MB"
