@@ -648,7 +648,8 @@ def charging_load(
         series = _province_rows(extra[_NEEDS[strategy]], _NEEDS[strategy], provinces, n_hours)
 
     # city need per day and mode [MWh]
-    city_need = np.tensordot(daily, share / eta, axes=(0, 0))  # (city, day, mode)
+    city_need = np.empty((n_city, n_days, share.shape[1]))  # (city, day, mode)
+    _k.mode_need(daily, share / eta, city_need)
 
     # cohort layout of one province, by mode m then start s = 24 d + h; arrival hours with a
     # zero share hold no cohort

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ._kernels.demand import hourly_driving_km, temperature_factor
+from ._kernels.demand import hourly_demand, km_per_vehicle_hour, scaled_temperature_factor
 from .inputs import InputSet
 from .timeaxis import day_of_week
 
@@ -93,33 +93,59 @@ def driving_demand(
 
     vehicles = ev_fleet(inputs, ev_share).assign_coords(city=temperature["city"].values)
     segments = inputs.vehicles
-    day_type = xr.DataArray(
-        (day_of_week(year) >= 5).astype(np.int64),
-        dims="time",
-        coords={"time": temperature["time"].values},
+    day_type = (day_of_week(year) >= 5).astype(np.int64)
+    km_per_day = np.stack(
+        [segments["km_per_day_weekday"].values, segments["km_per_day_weekend"].values], axis=1
+    ).astype(float)
+    profile = segments["driving_profile"].transpose("day_type", "hour_of_day").values
+    per_vehicle_km = xr.DataArray(
+        np.stack([km_per_vehicle_hour(km, profile, day_type) for km in km_per_day]),
+        dims=("segment", "time"),
+        coords={"segment": vehicles["segment"].values, "time": temperature["time"].values},
     )
-    km_per_day = xr.concat(
-        [segments["km_per_day_weekday"], segments["km_per_day_weekend"]], dim="day_type"
-    ).assign_coords(day_type=["weekday", "weekend"])
-    driving_km = _driving_km(vehicles, km_per_day, segments["driving_profile"], day_type)
-    ev_factor = _temperature_factor(
-        temperature,
+    ev = (
         p("ev_cold_threshold"),
         p("ev_cold_coefficient"),
         p("ev_hot_threshold"),
         p("ev_hot_coefficient"),
     )
-    kwh_per_km = p("ev_kwh_per_km_rated") * p("ev_real_world_factor") * ev_factor
-    gasoline_factor = _temperature_factor(
-        temperature, p("gasoline_cold_threshold"), p("gasoline_cold_coefficient"), np.inf, 0.0
+    kwh_per_km_neutral = p("ev_kwh_per_km_rated") * p("ev_real_world_factor")
+    gasoline = (
+        p("gasoline_l_per_100km") / 100.0,
+        p("gasoline_cold_threshold"),
+        p("gasoline_cold_coefficient"),
     )
-    litres_per_km = p("gasoline_l_per_100km") / 100.0 * gasoline_factor
+    # one pass over the city-hours for the three (segment, city, time) arrays
+    driving_km, battery_energy, gasoline_litres = xr.apply_ufunc(
+        _hourly_demand,
+        vehicles.astype(float).transpose("segment", "city"),
+        per_vehicle_km,
+        temperature,
+        kwh_per_km_neutral,
+        *ev,
+        *gasoline,
+        input_core_dims=[[], ["time"], ["time"]] + [[]] * 8,
+        output_core_dims=[["time"]] * 3,
+        dask="parallelized",
+        output_dtypes=[float] * 3,
+        dask_gufunc_kwargs={"allow_rechunk": True},
+        keep_attrs=False,
+    )
+    kwh_per_km = xr.apply_ufunc(
+        _kwh_per_km,
+        temperature,
+        kwh_per_km_neutral,
+        *ev,
+        dask="parallelized",
+        output_dtypes=[float],
+        keep_attrs=False,
+    )
     result = xr.Dataset(
         {
             "driving_km": driving_km,
-            "battery_energy": driving_km * kwh_per_km / 1000.0,
+            "battery_energy": battery_energy,
             "ev_kwh_per_km": kwh_per_km,
-            "gasoline_litres": driving_km * litres_per_km,
+            "gasoline_litres": gasoline_litres,
             "ev_fleet": vehicles,
         }
     )
@@ -135,38 +161,27 @@ def driving_demand(
     return result.transpose("segment", "city", "time")
 
 
-def _temperature_factor(
-    temperature: xr.DataArray, cold_threshold, cold_coefficient, hot_threshold, hot_coefficient
-) -> xr.DataArray:
-    """Energy-use multiplier for each temperature [1] (kernel applied element-wise)."""
-    return xr.apply_ufunc(
-        temperature_factor,
-        temperature,
-        cold_threshold,
-        cold_coefficient,
-        hot_threshold,
-        hot_coefficient,
-        dask="parallelized",
-        output_dtypes=[float],
+def _hourly_demand(vehicles, per_vehicle_km, temperature, *parameters):
+    """:func:`hourly_demand` on one block of cities, into arrays numpy allocates."""
+    shape = (vehicles.shape[0], temperature.shape[0], temperature.shape[1])
+    outputs = tuple(np.empty(shape) for _ in range(3))
+    hourly_demand(
+        np.ascontiguousarray(vehicles, dtype=np.float64),
+        np.ascontiguousarray(per_vehicle_km, dtype=np.float64),
+        np.ascontiguousarray(temperature, dtype=np.float64),
+        *parameters,
+        *outputs,
     )
+    return outputs
 
 
-def _driving_km(
-    vehicles: xr.DataArray,
-    km_per_day: xr.DataArray,
-    driving_profile: xr.DataArray,
-    day_type: xr.DataArray,
-) -> xr.DataArray:
-    """Distance driven per segment, city and hour [km]; dask-parallel over city chunks."""
-    return xr.apply_ufunc(
-        hourly_driving_km,
-        vehicles.astype(float),
-        km_per_day.astype(float),
-        driving_profile.transpose("day_type", "hour_of_day"),
-        day_type,
-        input_core_dims=[["city"], ["day_type"], ["day_type", "hour_of_day"], ["time"]],
-        output_core_dims=[["city", "time"]],
-        vectorize=True,
-        dask="parallelized",
-        output_dtypes=[float],
+def _kwh_per_km(temperature, *parameters):
+    """:func:`scaled_temperature_factor` on one block, into an array numpy allocates."""
+    temperature = np.ascontiguousarray(temperature, dtype=np.float64)
+    out = np.empty(temperature.shape)
+    scaled_temperature_factor(
+        temperature.reshape(-1, temperature.shape[-1]),
+        *parameters,
+        out.reshape(-1, temperature.shape[-1]),
     )
+    return out

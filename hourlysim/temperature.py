@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hourlysim._kernels.demand import synthetic_temperature
 from hourlysim.errors import InputError
 from hourlysim.timeaxis import rows_without_feb29
 
@@ -124,7 +125,9 @@ def synthesize_hourly_temperature(t_jan, t_jul, diurnal_range, year: int) -> np.
     rhs_jul = t_jul - 0.5 * dr * d_jul
     amp = (rhs_jul - rhs_jan) / (c_jul - c_jan)
     mean = rhs_jan - amp * c_jan
-    return mean[:, None] + amp[:, None] * annual[None, :] + 0.5 * dr[:, None] * daily[None, :]
+    out = np.empty((t_jan.shape[0], N_HOURS))
+    synthetic_temperature(mean, amp, 0.5 * dr, annual, daily, out)
+    return out
 
 
 def _units_offset(units: str | None, file: str, column: str) -> float:

@@ -608,6 +608,26 @@ def daily_totals(values, out):
 
 
 @kernel
+def mode_need(daily, weight, out):
+    """``out[c, d, m] = sum_s daily[s, c, d] * weight[s, m]``, summed in segment order.
+
+    ``daily`` is the daily energy of each segment and city [MWh], ``weight`` the share of each
+    segment's energy charged in each mode over the charging efficiency [1]; ``out`` gets the
+    energy each city needs per day and mode [MWh]. (A plain loop, not a BLAS product: with two
+    segments BLAS spends its time in thread start-up, the more so on a loaded machine.)
+    """
+    n_segment, n_city, n_days = daily.shape
+    n_modes = weight.shape[1]
+    for c in range(n_city):
+        for d in range(n_days):
+            for m in range(n_modes):
+                total = 0.0
+                for s in range(n_segment):
+                    total += daily[s, c, d] * weight[s, m]
+                out[c, d, m] = total
+
+
+@kernel
 def accumulate(x, earliest, length, ptr, group, out):
     """``out[group[k], (earliest[k] + j) % T] += x[ptr[k] + j]`` [MWh per hour step]."""
     n_hours = out.shape[1]
