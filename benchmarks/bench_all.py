@@ -209,15 +209,20 @@ def tracing_arrays(inputs: InputSet, grid) -> tuple:
     """The tracing kernel's arguments from a grid dataset: generation, emissions [kg],
     corridor ends (node indices) and flows."""
     codes = [str(p) for p in grid["province"].values]
-    index = {code: i for i, code in enumerate(codes)}
     if "from_node" in grid["corridor"].coords:
         ends = grid["from_node"].values, grid["to_node"].values
     else:
         ends = inputs.corridors["from_province"].values, inputs.corridors["to_province"].values
+    # nodes: the provinces, then any hub of the pool mode (no generation, passes power on)
+    hubs = sorted({str(c) for c in (*ends[0], *ends[1])} - set(codes))
+    index = {code: i for i, code in enumerate(codes + hubs)}
     corridor_from = np.array([index[str(c)] for c in ends[0]], np.int64)
     corridor_to = np.array([index[str(c)] for c in ends[1]], np.int64)
-    total = np.ascontiguousarray(grid["generation"].sum("source").transpose("province", "time"))
-    emissions = np.ascontiguousarray(grid["production_emissions"].values * 1000.0)
+    n_time = grid.sizes["time"]
+    total = np.zeros((len(index), n_time))
+    total[: len(codes)] = grid["generation"].sum("source").transpose("province", "time")
+    emissions = np.zeros((len(index), n_time))
+    emissions[: len(codes)] = grid["production_emissions"].values * 1000.0
     flow = np.ascontiguousarray(grid["flow"].transpose("corridor", "time").values)
     return total, emissions, corridor_from, corridor_to, flow
 

@@ -34,7 +34,6 @@ increment's rate.
 
 from __future__ import annotations
 
-import inspect
 import logging
 
 import numpy as np
@@ -44,6 +43,7 @@ import xarray as xr
 from ._kernels.dispatch import COAL, GAS, N_SOURCES, dispatch, merit_order_kernel, schedule_hydro
 from ._kernels.tracing import consumption_intensity
 from .errors import InputError
+from .flow_tracing import trace_flows  # noqa: F401  (public: hourlysim.grid.trace_flows)
 from .inputs import InputSet
 from .timeaxis import HOURS_PER_YEAR
 
@@ -54,7 +54,6 @@ EXCHANGES = ("scheduled", "pool")
 #: unserved or surplus energy above this share of a province's annual load is reported
 REPORT_SHARE = 1e-3
 assert len(SOURCES) == N_SOURCES
-_TRACING_TAKES_LOSS = len(inspect.signature(consumption_intensity.py_func).parameters) > 5
 
 
 def merit_order(
@@ -414,16 +413,11 @@ def simulate_grid(
     node_total[:n_province] = total
     node_emissions = np.zeros((len(nodes), n_time))
     node_emissions[:n_province] = emissions_kg
-    if _TRACING_TAKES_LOSS:
-        traced, import_fraction, tracing_residual = consumption_intensity(
-            node_total, node_emissions, all_from, all_to, all_flow, loss
-        )
-    else:
-        # the kernel has no loss argument: pass what the receivers get (exact when the
-        # losses are 0, the default; with losses the lost energy's emissions stay unassigned)
-        traced, import_fraction, tracing_residual = consumption_intensity(
-            node_total, node_emissions, all_from, all_to, all_flow * (1.0 - loss)[:, None]
-        )
+    # flows are the energy sent; the receiver gets (1 - loss) of it (emissions of the lost
+    # energy reach no consumer: see hourlysim.flow_tracing)
+    traced, import_fraction, tracing_residual = consumption_intensity(
+        node_total, node_emissions, all_from, all_to, all_flow, loss
+    )
     traced = traced[:n_province]
     import_fraction = import_fraction[:n_province]
     marginal = np.einsum("pst,s->pt", share, rates.values)

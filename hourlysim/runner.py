@@ -109,7 +109,9 @@ class YearContext:
             inputs, self.temperature, year, ev_share=None, parameters=self.overrides
         )
         tell(f"{year}: driving demand")
-        self.base_grid = simulate_grid(inputs, self.time, None, self.overrides)
+        self.base_grid = simulate_grid(
+            inputs, self.time, None, self.overrides, exchange=scenario.grid_exchange
+        )
         report_imbalance(self.base_grid, f"{year}, grid without EVs: ")
         tell(f"{year}: grid without EVs")
 
@@ -172,7 +174,9 @@ class YearContext:
         load = self.charging(strategy)
         draw = ev_grid_draw(load, self.parameter("td_loss_fraction"))
         by_province = draw.groupby(city_province.rename("province")).sum("city")
-        grid = simulate_grid(inputs, self.time, by_province, self.overrides)
+        grid = simulate_grid(
+            inputs, self.time, by_province, self.overrides, exchange=self.scenario.grid_exchange
+        )
         accounting = account(
             draw,
             demand["gasoline_litres"].sum("segment"),
@@ -181,8 +185,14 @@ class YearContext:
             inputs,
             self.overrides,
         )
+        region = inputs.provinces["grid_region"].sel(province=city_province.values)
         indicators = city_indicators(
-            accounting, demand["ev_fleet"].sum("segment"), cities["population"]
+            accounting,
+            demand["ev_fleet"].sum("segment"),
+            cities["population"],
+            gdp_per_capita=cities["gdp_per_capita"],
+            province=city_province,
+            grid_region=xr.DataArray(region.values, dims="city", coords={"city": cities["city"]}),
         )
         data = _strategy_slice(load, draw, grid, accounting, indicators)
         return self._label(data.expand_dims(strategy=[strategy]))
@@ -332,15 +342,27 @@ def _encoding(dataset: xr.Dataset) -> dict:
     return encoding
 
 
+#: HDF5 (under netCDF4) is not thread-safe: one netCDF file operation at a time per process,
+#: so that threaded dask workers (several tasks in one process) never write concurrently
+_NETCDF_LOCK = threading.RLock()
+
+
 @contextmanager
 def _atomic(path: Path):
     """Yield a temporary path beside ``path``; rename it to ``path`` only on success.
+
+    Holds the process's netCDF lock throughout (HDF5 is not thread-safe).
 
     Meanwhile the HDF5 chunk cache is kept to 1 MB per variable (netCDF's default, 64 MB per
     variable and kept until the file closes, adds up to gigabytes over a cube's variables;
     every write here is of whole chunks, so the cache only holds memory).
     """
     path = Path(path)
+    with _NETCDF_LOCK:
+        yield from _atomic_locked(path)
+
+
+def _atomic_locked(path: Path):
     cache = netCDF4.get_chunk_cache()
     netCDF4.set_chunk_cache(1 << 20, 1, 1.0)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -743,7 +765,7 @@ def _same_run(part: Path, attrs: dict) -> bool:
     if not part.is_file():
         return False
     try:
-        with xr.open_dataset(part) as existing:
+        with _NETCDF_LOCK, xr.open_dataset(part) as existing:
             return all(
                 str(existing.attrs.get(k)) == str(attrs[k]) for k in _RESUME_KEYS if k in attrs
             ) and all(k in attrs for k in _RESUME_KEYS if k in existing.attrs)

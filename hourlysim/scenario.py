@@ -341,7 +341,8 @@ class Scenario(BaseModel):
     grid_pathway : GridPathway, optional
         Capacity and demand over the years (default: the input set's, every year).
     grid_exchange : str
-        ``scheduled`` corridor flows or regional ``pool``.
+        ``pool`` (default: the provinces of a regional grid dispatch jointly through a hub;
+        inter-regional corridors scheduled) or ``scheduled`` (every corridor at its schedule).
     methods : tuple of str, optional
         Accounting methods kept in the output (default: all computed).
     parameters : dict
@@ -370,7 +371,7 @@ class Scenario(BaseModel):
     temperature: str = "climatology"
     cities: Literal["all", "city_297"] = "all"
     grid_pathway: GridPathway | None = None
-    grid_exchange: Literal["scheduled", "pool"] = "scheduled"
+    grid_exchange: Literal["scheduled", "pool"] = "pool"
     methods: tuple[str, ...] | None = None
     parameters: dict[str, float] = Field(default_factory=dict)
     resolution: Literal["hourly", "daily", "monthly", "annual"] = "hourly"

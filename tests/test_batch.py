@@ -102,7 +102,7 @@ def test_output_opens_with_units_and_provenance(serial_result, batch_file):
     assert data.attrs["scenario_sha256"] == load_scenario(batch_file).source_hash
     assert len(data.attrs["inputs_sha256"]) == 64
     assert data.attrs["weather_year"] == 2020
-    assert data.attrs["grid_exchange"] == "scheduled"
+    assert data.attrs["grid_exchange"] == "pool"  # the default
     assert data.attrs["created"]
     fields = json.loads(data.attrs["scenario_fields"])
     assert fields["years"] == [2020, 2030]
