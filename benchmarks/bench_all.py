@@ -19,7 +19,7 @@ faster run). Reports, for the 337 units x 8,760 h of the shipped input set:
   the dask speed-up from 1 to 2 workers, and the per-task overheads;
 * the targets, each MET or MISSED, and with ``--profile`` where the scenario-year's time goes.
 
-Rows follow the benchmark row format of ``CONTRACTS.md``; the rows of
+Rows follow the row format of ``row()`` below; the rows of
 ``benchmarks/bench_grid.py: measure(inputs, repeats)`` are added when that file exists. The
 table is printed and everything is saved as JSON (``--json PATH``; default
 ``benchmarks/results/<UTC timestamp>.json``, a folder git ignores: timings belong to a machine
@@ -142,7 +142,7 @@ def best_of(function, repeats: int) -> float:
 
 
 def row(stage, first_s, steady_s, units, reference=None, reference_s=None, unit_name="city-h"):
-    """One benchmark row in the format of CONTRACTS.md."""
+    """One benchmark row: stage, first and steady seconds, units per call and the reference."""
     return {
         "stage": stage,
         "first_s": float(first_s),
@@ -261,7 +261,7 @@ def measure_stages(
     Returns
     -------
     rows : list of dict
-        CONTRACTS.md benchmark rows, units in city-hours.
+        benchmark rows (see ``row``), units in city-hours.
     extra : dict
         ``accounting_bytes`` moved by one kernel call, its bandwidth [GB s-1] and the tracing
         reference's largest deviation from the kernel [kg MWh-1].

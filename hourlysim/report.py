@@ -399,7 +399,9 @@ def _section_gasoline(context: _Context, lines: list[str]) -> None:
         "|---|---|---:|---:|---|---:|",
     ]
     worst = (np.nan, "", "", "")
-    for method in context.methods:
+    # territorial EV CO2 is what sits inside a city's boundary (from any city's EVs): not the
+    # CO2 of the city's own cars, so it is not compared with their gasoline counterfactual
+    for method in [m for m in context.methods if m != "territorial"]:
         for period, ratios in periods.items():
             ratio = ratios[method]
             above = np.flatnonzero(ratio > 1)
@@ -416,6 +418,12 @@ def _section_gasoline(context: _Context, lines: list[str]) -> None:
             else:
                 lines.append(f"| {method} | {period} | 0 | - | - | - |")
     lines.append("")
+    if "territorial" in context.methods:
+        lines += [
+            "`territorial` is left out: it counts the EV CO2 emitted inside a city's boundary "
+            "by any city's cars, not the CO2 of the city's own cars.",
+            "",
+        ]
     reference = (
         f"Reference study: in coal-heavy exporter cities an EV can emit up to "
         f"{100 * REFERENCE_MAX_EXCESS_OVER_GASOLINE:.0f}% more than a gasoline car."

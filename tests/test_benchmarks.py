@@ -1,7 +1,7 @@
 """Every benchmark function once at a tiny size, so that the benchmarks keep working.
 
 No timing is asserted: only that each function runs and returns rows in the benchmark row
-format of CONTRACTS.md (and the figures that belong with them).
+format of ``bench_all.row`` (and the figures that belong with them).
 """
 
 from __future__ import annotations
