@@ -337,6 +337,10 @@ def solar_aligned(
     return carbon_aware(need, earliest, latest, cap, -solar_cf, group=group, n_groups=n_groups)
 
 
+#: multiple of eps * ||level||^2 below which a stalled gap is rounding noise (see _run_valley)
+_ROUNDING_FLOOR = 4.0
+
+
 def _run_valley(c: _Cohorts, base: np.ndarray, tol: float, max_sweeps: int) -> np.ndarray:
     if not (np.isfinite(tol) and tol > 0):
         raise InputError(f"'tol' must be a positive number, got {tol!r}", column="tol")
@@ -346,6 +350,16 @@ def _run_valley(c: _Cohorts, base: np.ndarray, tol: float, max_sweeps: int) -> n
     sweeps, gap, bound = _k.valley_filling_schedule(
         c.need, c.earliest, c.length, c.cap, c.ptr, base, float(tol), int(max_sweeps), x
     )
+    stalled = sweeps < max_sweeps
+    if stalled and not gap <= bound:
+        # a fixed point to rounding: the water levels resolve only to eps * |level|, so the
+        # computed gap carries noise of order eps * ||level||^2 (||level|| <= ||base|| + ||L||,
+        # ||L|| = sqrt(bound) / tol); below that floor the schedule is as exact as float64 allows
+        load_norm = np.sqrt(bound) / tol
+        floor = _ROUNDING_FLOOR * np.finfo(float).eps * (np.linalg.norm(base) + load_norm) ** 2
+        if gap <= floor:
+            logger.debug("valley filling: gap %.3e at the float64 floor %.3e", gap, floor)
+            return x
     if not gap <= bound:
         why = (
             "stalled at a fixed point to rounding; tol is below what float64 resolves"

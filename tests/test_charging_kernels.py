@@ -304,6 +304,18 @@ def test_valley_filling_raises_when_not_converged():
         charging.valley_filling(*cohorts, base, tol=1e-12, max_sweeps=3)
 
 
+def test_valley_filling_accepts_a_stall_at_the_float64_floor():
+    """A tiny EV load on a large base stalls with a gap of rounding noise (found by hypothesis:
+    it raised ConvergenceError); it is accepted, and the schedule is the reference optimum."""
+    rng = np.random.default_rng(72)
+    cohorts = random_cohorts(rng, 1, 30)
+    base = rng.uniform(0, 30, 30)
+    load = per_cohort(charging.valley_filling, *cohorts, base, tol=1e-5)
+    reference = reference_valley_filling(*cohorts, base)
+    assert load.sum(axis=0) == pytest.approx(reference.sum(axis=0), abs=1e-9)
+    assert load.sum() == pytest.approx(cohorts[0].sum(), rel=1e-12)
+
+
 # ---------------------------------------------------------------------------------------------
 # invariants (hypothesis)
 # ---------------------------------------------------------------------------------------------
