@@ -343,15 +343,18 @@ def _per_method(
     shape: tuple = (),
     warn: bool = True,
 ) -> list:
-    """Apply ``compute`` per method; an undefined index becomes NaN with a logged warning
-    (``warn=False`` where an earlier index already logged the same cause)."""
+    """Apply ``compute`` per method; an undefined index becomes NaN, logged at INFO level with
+    its cause (``warn=False`` where an earlier index already logged the same cause). Not a
+    warning: it is expected in real runs (a city whose EV emits more than its gasoline car
+    makes Theil undefined; a method with a negative national reduction, every index), and the
+    variables' long names and ``hourlysim report`` say so."""
     out = []
     for method in methods:
         try:
             out.append(compute(method))
         except ValueError as error:
             if warn:
-                logger.warning("%s undefined for method %s: %s", name, method, error)
+                logger.info("%s undefined for method %s: %s", name, method, error)
             out.append(np.full(shape, np.nan) if shape else np.nan)
     return out
 

@@ -198,7 +198,8 @@ _TABLE = [
         "gini",
         "1",
         ("method",),
-        "population-weighted Gini coefficient of per-capita reductions over cities",
+        "population-weighted Gini coefficient of per-capita reductions over cities "
+        "(NaN where the mean reduction is not positive)",
     ),
     Variable(
         "theil",

@@ -247,7 +247,7 @@ def _accounting(with_poorer: bool = True) -> tuple[xr.Dataset, dict]:
 
 def test_city_indicators_national_summaries(caplog):
     accounting, extra = _accounting()
-    with caplog.at_level(logging.WARNING, logger="hourlysim.inequality"):
+    with caplog.at_level(logging.INFO, logger="hourlysim.inequality"):
         result = city_indicators(accounting, **extra)
     pop = extra["population"].values
     ev = accounting["ev_emissions"].values.sum(-1)
