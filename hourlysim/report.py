@@ -898,9 +898,10 @@ def figure_heatmap(context: _Context, path: Path, provinces: list[str]) -> Path 
 
 def figure_ev_versus_gasoline(context: _Context, path: Path) -> Path | None:
     """Distribution over cities of EV over gasoline CO2, annual and by season, per method."""
-    if not context.ratios:
+    # territorial is CO2 inside a boundary, not the city's own cars' (as in the summary)
+    methods = [m for m in context.methods if m != "territorial"]
+    if not context.ratios or not methods:
         return None
-    methods = context.methods
     rows, columns = _grid_shape(len(methods))
     figure = Figure(
         figsize=(4.4 * columns, 2.2 + 0.5 * len(context.ratios) * rows), layout="constrained"
@@ -908,7 +909,7 @@ def figure_ev_versus_gasoline(context: _Context, path: Path) -> Path | None:
     axes = figure.subplots(rows, columns, squeeze=False)
     periods = list(context.ratios)
     finite = np.concatenate(
-        [r[np.isfinite(r)] for p in periods for r in context.ratios[p].values()]
+        [context.ratios[p][m][np.isfinite(context.ratios[p][m])] for p in periods for m in methods]
     )
     low, high = min(float(finite.min()), 1.0), max(float(finite.max()), 1.0)
     margin = 0.05 * (high - low)
