@@ -374,6 +374,13 @@ def _section_import_share(context: _Context, lines: list[str], top: int) -> None
     lines.append("")
 
 
+def _own_car_methods(context: _Context) -> list[str]:
+    """The cube's methods that give the CO2 of a city's own cars: all but ``territorial``,
+    which is the EV CO2 emitted inside a city's boundary by any city's cars, so it is not
+    compared with the city's gasoline counterfactual."""
+    return [m for m in context.methods if m != "territorial"]
+
+
 def _section_gasoline(context: _Context, lines: list[str]) -> None:
     lines += ["## Where an EV emits more than a gasoline car", ""]
     if not context.need("the EV versus gasoline comparison", "ev_emissions", "gasoline_emissions"):
@@ -399,9 +406,7 @@ def _section_gasoline(context: _Context, lines: list[str]) -> None:
         "|---|---|---:|---:|---|---:|",
     ]
     worst = (np.nan, "", "", "")
-    # territorial EV CO2 is what sits inside a city's boundary (from any city's EVs): not the
-    # CO2 of the city's own cars, so it is not compared with their gasoline counterfactual
-    for method in [m for m in context.methods if m != "territorial"]:
+    for method in _own_car_methods(context):
         for period, ratios in periods.items():
             ratio = ratios[method]
             above = np.flatnonzero(ratio > 1)
@@ -898,8 +903,7 @@ def figure_heatmap(context: _Context, path: Path, provinces: list[str]) -> Path 
 
 def figure_ev_versus_gasoline(context: _Context, path: Path) -> Path | None:
     """Distribution over cities of EV over gasoline CO2, annual and by season, per method."""
-    # territorial is CO2 inside a boundary, not the city's own cars' (as in the summary)
-    methods = [m for m in context.methods if m != "territorial"]
+    methods = _own_car_methods(context)
     if not context.ratios or not methods:
         return None
     rows, columns = _grid_shape(len(methods))
