@@ -290,6 +290,8 @@ def _reference(draw, city_node, weight, annual, generation, emissions, caused, f
     consumption = np.zeros((n_city, n_hour))
     consequential = np.zeros((n_city, n_hour))
     territorial = np.zeros((n_city, n_hour))
+    burden_consumption = np.zeros((n_city, n_node))
+    burden_consequential = np.zeros((n_city, n_node))
     for t in range(n_hour):
         received = np.zeros((n_node, n_node))
         np.add.at(received, (frm, to), flow[:, t] * (1 - loss[:, t]))
@@ -298,6 +300,7 @@ def _reference(draw, city_node, weight, annual, generation, emissions, caused, f
         rate = emissions[:, t] / np.where(generation[:, t] > 0, generation[:, t], 1)
         supply = draw[:, t, None] * share[city_node]  # city x producer
         consumption[:, t] = supply @ rate
+        burden_consumption += supply * rate
         located = supply.sum(axis=0) * rate
         territorial[:, t] = weight * located[city_node]
         for p in range(n_node):
@@ -308,7 +311,8 @@ def _reference(draw, city_node, weight, annual, generation, emissions, caused, f
             else:
                 part = annual
             consequential[:, t] += caused[p, t] * part
-    return consumption, consequential, territorial
+            burden_consequential[:, p] += caused[p, t] * part
+    return consumption, consequential, territorial, burden_consumption, burden_consequential
 
 
 @settings(max_examples=25, deadline=None)
@@ -320,8 +324,9 @@ def test_kernel_matches_numpy_and_conserves(seed):
         attribute_ev_emissions(*args)
     )
     expected = _reference(*args)
-    for ours, theirs in zip((consumption, consequential, territorial), expected, strict=True):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-9)
+    ours = (consumption, consequential, territorial, burden_c, burden_q)
+    for mine, theirs in zip(ours, expected, strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-9)
     # consequential: all EV-caused emissions, every hour; territorial: the consumption total
     np.testing.assert_allclose(consequential.sum(axis=0), caused.sum(axis=0), atol=1e-9)
     np.testing.assert_allclose(territorial.sum(axis=0), consumption.sum(axis=0), atol=1e-9)
@@ -330,6 +335,18 @@ def test_kernel_matches_numpy_and_conserves(seed):
     np.testing.assert_array_equal(burden_c[:, 3], 0.0)  # the hub produces nothing
     assert not unattributed.any()
     assert (residual < 1e-9).all()
+
+
+def test_kernel_burdens_across_hour_blocks():
+    """Burdens are summed block by block (``BURDEN_BLOCK_HOURS``): a year longer than two
+    blocks, with a partial last block, agrees with the per-hour reference."""
+    from hourlysim._kernels.accounting import BURDEN_BLOCK_HOURS
+
+    args = _random_case(np.random.default_rng(7), n_hour=2 * BURDEN_BLOCK_HOURS + 37)
+    result = attribute_ev_emissions(*args)
+    expected = _reference(*args)
+    for mine, theirs in zip(result[:5], expected, strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-9)
 
 
 def test_shipped_placement_weights(shipped_inputs):

@@ -7,6 +7,9 @@ import numpy as np
 from ._jit import kernel
 from .tracing import network_workspace, trace_hour
 
+#: hours per block of the city x producer burden products (a few MB of rates per block)
+BURDEN_BLOCK_HOURS = 256
+
 
 @kernel
 def at_province_rate(ev_grid_draw, city_province, rate):
@@ -55,7 +58,7 @@ def attribute_ev_emissions(
     """Consumption, consequential and territorial EV emissions, and where they occur.
 
     Each hour the supply-share matrix ``S[j, p]`` (share of the power leaving node ``j``
-    generated at node ``p``) of the grid with EVs is traced (:func:`tracing.solve_hour`);
+    generated at node ``p``) of the grid with EVs is traced (:func:`tracing.trace_hour`);
     a city at node ``j`` drawing ``d`` MWh is supplied ``d S[j, p]`` by producer ``p``.
 
     - consumption: ``d S[j, p] a[p]`` summed over ``p`` (``a`` = production intensity);
@@ -65,6 +68,11 @@ def attribute_ev_emissions(
       draw (``annual_draw_share``);
     - territorial: the consumption emissions located at producer ``p`` (from every city's
       EVs), placed in the cities of ``p`` by ``city_weight``.
+
+    Every one of these is a city's draw times a rate of its node and hour, so the city-hours
+    cost one multiplication each; the annual city x producer burdens are, per node ``j``,
+    the product of its cities' draw (city x hour) with ``S[j, p]`` times the producer's rate
+    (hour x producer), taken in blocks of :data:`BURDEN_BLOCK_HOURS` hours by BLAS.
 
     Parameters
     ----------
@@ -103,77 +111,140 @@ def attribute_ev_emissions(
     """
     n_city, n_time = draw.shape
     n_node = generation.shape[0]
-    # hour-major copies: each hour reads and writes contiguous memory
-    draw_hour = np.ascontiguousarray(draw.T)
+    block = BURDEN_BLOCK_HOURS
+    # cities grouped by node: by_node[first[j]:first[j + 1]] are the cities of node j
+    first = np.zeros(n_node + 1, np.int64)
+    for c in range(n_city):
+        first[city_node[c] + 1] += 1
+    for j in range(n_node):
+        first[j + 1] += first[j]
+    by_node = np.argsort(city_node, kind="mergesort")
+    node_draw = np.zeros((n_time, n_node))
+    for c in range(n_city):
+        j = city_node[c]
+        for t in range(n_time):
+            node_draw[t, j] += draw[c, t]
     flow_hour = np.ascontiguousarray(flow.T)
     loss_hour = np.ascontiguousarray(loss.T)
     generation_hour = np.ascontiguousarray(generation.T)
-    consumption = np.zeros((n_time, n_city))
-    consequential = np.zeros((n_time, n_city))
-    territorial = np.zeros((n_time, n_city))
-    burden_consumption = np.zeros((n_city, n_node))
-    burden_consequential = np.zeros((n_city, n_node))
+    # per node and hour: t per MWh drawn (consumption, consequential), t located (territorial)
+    consumption_rate = np.zeros((n_node, n_time))
+    consequential_rate = np.zeros((n_node, n_time))
+    located = np.zeros((n_node, n_time))
+    # EV-caused emissions no EV power traces to, in hours without any EV draw (shared by
+    # annual draw), and their sum per producer
+    without_draw = np.zeros(n_time)
+    without_draw_by_node = np.zeros(n_node)
     unattributed = np.zeros(n_time)
     residual = np.zeros(n_time)
+    burden_consumption = np.zeros((n_city, n_node))
+    burden_consequential = np.zeros((n_city, n_node))
+    # one block of hours: node x hour x producer rates, and the draw of the cities by node
+    consumption_block = np.zeros((n_node, block, n_node))
+    consequential_block = np.zeros((n_node, block, n_node))
+    draw_block = np.zeros((n_city, block))
     rhs = np.zeros((n_node, n_node))
     share = np.zeros((n_node, n_node))
     space = network_workspace(n_node, edge_from.size, n_node)
     rate = np.zeros(n_node)
-    node_draw = np.zeros(n_node)
     supplied = np.zeros(n_node)
     per_supply = np.zeros(n_node)
+    spread = np.zeros(n_node)
     has_annual_draw = annual_draw_share.sum() > 0.0
-    for t in range(n_time):
-        for j in range(n_node):
-            g = generation_hour[t, j]
-            rhs[j, j] = g
-            rate[j] = emissions[j, t] / g if g > 0.0 else 0.0
-            node_draw[j] = 0.0
-        _, _, residual[t] = trace_hour(
-            generation_hour[t], edge_from, edge_to, flow_hour[t], loss_hour[t], rhs, share, space
-        )
-        d = draw_hour[t]
-        hour_draw = 0.0
-        for c in range(n_city):
-            node_draw[city_node[c]] += d[c]
-            hour_draw += d[c]
-        # supplied[p]: EV power this hour generated at p, from every city; per_supply[p]:
-        # EV-caused emissions at p per MWh of EV power it supplies
-        for p in range(n_node):
-            supplied[p] = 0.0
+    for start in range(0, n_time, block):
+        stop = min(start + block, n_time)
+        for t in range(start, stop):
+            b = t - start
             for j in range(n_node):
-                supplied[p] += node_draw[j] * share[j, p]
-            per_supply[p] = ev_caused[p, t] / supplied[p] if supplied[p] > 0.0 else 0.0
-        for c in range(n_city):
-            j = city_node[c]
-            # territorial: consumption emissions located at the city's own node
-            territorial[t, c] = city_weight[c] * supplied[j] * rate[j]
-            if d[c] == 0.0:
-                continue
+                g = generation_hour[t, j]
+                rhs[j, j] = g
+                rate[j] = emissions[j, t] / g if g > 0.0 else 0.0
+            _, _, residual[t] = trace_hour(
+                generation_hour[t],
+                edge_from,
+                edge_to,
+                flow_hour[t],
+                loss_hour[t],
+                rhs,
+                share,
+                space,
+            )
+            hour_draw = 0.0
+            for j in range(n_node):
+                hour_draw += node_draw[t, j]
+            # per_supply[p]: EV-caused emissions at p per MWh of EV power it supplies;
+            # spread[p]: those no EV power traces to, per MWh of this hour's draw
             for p in range(n_node):
-                supply = d[c] * share[j, p]
-                if supply == 0.0:
-                    continue
-                consumption[t, c] += supply * rate[p]
-                burden_consumption[c, p] += supply * rate[p]
-                consequential[t, c] += supply * per_supply[p]
-                burden_consequential[c, p] += supply * per_supply[p]
+                supplied[p] = 0.0
+            for j in range(n_node):
+                nd = node_draw[t, j]
+                if nd != 0.0:
+                    for p in range(n_node):
+                        supplied[p] += nd * share[j, p]
+            spread_total = 0.0
+            for p in range(n_node):
+                located[p, t] = supplied[p] * rate[p]
+                change = ev_caused[p, t]
+                per_supply[p] = 0.0
+                spread[p] = 0.0
+                if supplied[p] > 0.0:
+                    per_supply[p] = change / supplied[p]
+                elif change != 0.0:
+                    if hour_draw > 0.0:
+                        spread[p] = change / hour_draw
+                        spread_total += spread[p]
+                    elif has_annual_draw:
+                        without_draw[t] += change
+                        without_draw_by_node[p] += change
+                    else:
+                        unattributed[t] += change
+            for j in range(n_node):
+                to_consumption = 0.0
+                to_consequential = spread_total
+                for p in range(n_node):
+                    s = share[j, p]
+                    to_consumption += s * rate[p]
+                    to_consequential += s * per_supply[p]
+                    consumption_block[j, b, p] = s * rate[p]
+                    consequential_block[j, b, p] = s * per_supply[p] + spread[p]
+                consumption_rate[j, t] = to_consumption
+                consequential_rate[j, t] = to_consequential
+        # the block's burdens, node by node: (cities x hours) @ (hours x producers)
+        for position in range(n_city):
+            c = by_node[position]
+            for t in range(start, stop):
+                draw_block[position, t - start] = draw[c, t]
+            for b in range(stop - start, block):
+                draw_block[position, b] = 0.0
+        for j in range(n_node):
+            if first[j + 1] == first[j]:
+                continue
+            cities = draw_block[first[j] : first[j + 1]]
+            on_consumption = np.dot(cities, consumption_block[j])
+            on_consequential = np.dot(cities, consequential_block[j])
+            for position in range(first[j], first[j + 1]):
+                c = by_node[position]
+                for p in range(n_node):
+                    burden_consumption[c, p] += on_consumption[position - first[j], p]
+                    burden_consequential[c, p] += on_consequential[position - first[j], p]
+    consumption = np.empty((n_city, n_time))
+    consequential = np.empty((n_city, n_time))
+    territorial = np.empty((n_city, n_time))
+    for c in range(n_city):
+        j = city_node[c]
+        for t in range(n_time):
+            d = draw[c, t]
+            consumption[c, t] = d * consumption_rate[j, t]
+            consequential[c, t] = (
+                d * consequential_rate[j, t] + annual_draw_share[c] * without_draw[t]
+            )
+            territorial[c, t] = city_weight[c] * located[j, t]
         for p in range(n_node):
-            change = ev_caused[p, t]
-            if change == 0.0 or supplied[p] > 0.0:
-                continue
-            # no EV power traces to p: every city's draw this hour, else its annual draw
-            if hour_draw <= 0.0 and not has_annual_draw:
-                unattributed[t] += change
-                continue
-            for c in range(n_city):
-                weight = d[c] / hour_draw if hour_draw > 0.0 else annual_draw_share[c]
-                consequential[t, c] += change * weight
-                burden_consequential[c, p] += change * weight
+            burden_consequential[c, p] += annual_draw_share[c] * without_draw_by_node[p]
     return (
-        np.ascontiguousarray(consumption.T),
-        np.ascontiguousarray(consequential.T),
-        np.ascontiguousarray(territorial.T),
+        consumption,
+        consequential,
+        territorial,
         burden_consumption,
         burden_consequential,
         unattributed,

@@ -149,19 +149,27 @@ def solve_hour(total, rhs, source, target, received, solution, work, iwork):
         _substitute(
             order[tail:peeled][::-1], total, rhs, source, received, in_start, in_edge, solution
         )
-    # residual of the system as solved (identity rows where total == 0)
+    # residual of the system as solved (identity rows where total == 0), row by row:
+    # ``row`` (scratch, free once solved) holds one node's A X - B
+    row = work[0, n : n + m]
     worst = 0.0
     scale = 0.0
     for j in range(n):
+        if total[j] > 0.0:
+            for c in range(m):
+                scale = max(scale, abs(rhs[j, c]))
+                row[c] = total[j] * solution[j, c] - rhs[j, c]
+            for e in range(in_start[j], in_start[j + 1]):
+                k = in_edge[e]
+                i = source[k]
+                r = received[k]
+                for c in range(m):
+                    row[c] -= r * solution[i, c]
+        else:
+            for c in range(m):
+                row[c] = solution[j, c]
         for c in range(m):
-            b = rhs[j, c] if total[j] > 0.0 else 0.0
-            scale = max(scale, abs(b))
-            value = (total[j] if total[j] > 0.0 else 1.0) * solution[j, c] - b
-            if total[j] > 0.0:
-                for e in range(in_start[j], in_start[j + 1]):
-                    k = in_edge[e]
-                    value -= received[k] * solution[source[k], c]
-            worst = max(worst, abs(value))
+            worst = max(worst, abs(row[c]))
     residual = worst / scale if scale > 0.0 else worst
     return status, residual
 
