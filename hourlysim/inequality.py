@@ -406,8 +406,9 @@ def city_indicators(
         (Theil with a negative reduction, any index with a national reduction <= 0) is NaN
         for it, with a logged warning naming the method and the reason.
     """
-    ev = accounting["ev_emissions"].sum("time")
-    gasoline = accounting["gasoline_emissions"].sum("time")
+    # NaN propagates (skipna=False): an undefined hour must not vanish from the annual sum
+    ev = accounting["ev_emissions"].sum("time", skipna=False)
+    gasoline = accounting["gasoline_emissions"].sum("time", skipna=False)
     reduction = gasoline - ev
     safe_fleet = fleet.where(fleet > 0)
     result = xr.Dataset(

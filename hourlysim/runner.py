@@ -108,6 +108,9 @@ class YearContext:
         self.demand = driving_demand(
             inputs, self.temperature, year, ev_share=None, parameters=self.overrides
         )
+        # strategy-independent sums, once per year (NaN propagates: no silent zeros)
+        self.gasoline_litres = self.demand["gasoline_litres"].sum("segment", skipna=False)
+        self.ev_fleet = self.demand["ev_fleet"].sum("segment", skipna=False)
         tell(f"{year}: driving demand")
         self.base_grid = simulate_grid(
             inputs, self.time, None, self.overrides, exchange=scenario.grid_exchange
@@ -122,8 +125,7 @@ class YearContext:
         """Strategy-independent outputs (inputs to the stages and the counterfactual)."""
         demand = self.demand
         gasoline = gasoline_emissions(
-            demand["gasoline_litres"].sum("segment"),
-            self.parameter("gasoline_kg_co2_per_l_well_to_wheel"),
+            self.gasoline_litres, self.parameter("gasoline_kg_co2_per_l_well_to_wheel")
         )
         data = xr.Dataset(
             {
@@ -132,10 +134,9 @@ class YearContext:
                 "battery_energy": demand["battery_energy"].astype(np.float32),
                 "gasoline_emissions": gasoline.astype(np.float32),
                 "gasoline_tailpipe_emissions": gasoline_emissions(
-                    demand["gasoline_litres"].sum("segment"),
-                    self.parameter("gasoline_kg_co2_per_l_tank_to_wheel"),
+                    self.gasoline_litres, self.parameter("gasoline_kg_co2_per_l_tank_to_wheel")
                 ).astype(np.float32),
-                "ev_fleet": demand["ev_fleet"].sum("segment"),
+                "ev_fleet": self.ev_fleet,
                 "demand": self.base_grid["demand"].reset_coords(drop=True),
             }
         )
@@ -169,17 +170,17 @@ class YearContext:
 
     def strategy(self, strategy: str) -> xr.Dataset:
         """Charging, grid with EVs, accounting and indicators under one strategy."""
-        inputs, cities, demand = self.inputs, self.inputs.cities, self.demand
+        inputs, cities = self.inputs, self.inputs.cities
         city_province = cities["city_province"]
         load = self.charging(strategy)
         draw = ev_grid_draw(load, self.parameter("td_loss_fraction"))
-        by_province = draw.groupby(city_province.rename("province")).sum("city")
+        by_province = sum_by_province(draw, city_province)
         grid = simulate_grid(
             inputs, self.time, by_province, self.overrides, exchange=self.scenario.grid_exchange
         )
         accounting = account(
             draw,
-            demand["gasoline_litres"].sum("segment"),
+            self.gasoline_litres,
             grid,
             self.base_grid,
             inputs,
@@ -188,7 +189,7 @@ class YearContext:
         region = inputs.provinces["grid_region"].sel(province=city_province.values)
         indicators = city_indicators(
             accounting,
-            demand["ev_fleet"].sum("segment"),
+            self.ev_fleet,
             cities["population"],
             gdp_per_capita=cities["gdp_per_capita"],
             province=city_province,
@@ -216,6 +217,35 @@ class YearContext:
                 grid_region=provinces["grid_region"], province_name=provinces["name_en"]
             )
         return annotate(data)
+
+
+def sum_by_province(values: xr.DataArray, city_province: xr.DataArray) -> xr.DataArray:
+    """Sum a (city, time) array over the cities of each province (as ``groupby().sum()``,
+    provinces sorted, without NaN skipping), by one matrix product.
+
+    Parameters
+    ----------
+    values : xr.DataArray (city, time)
+        Per-city values [any unit].
+    city_province : xr.DataArray (city,)
+        Province code of each city, in the order of ``values``' cities.
+
+    Returns
+    -------
+    xr.DataArray (province, time)
+        Sums [the unit of ``values``].
+    """
+    codes, provinces = pd.factorize(city_province.values, sort=True)
+    member = np.zeros((len(provinces), codes.size))
+    member[codes, np.arange(codes.size)] = 1.0
+    summed = member @ values.transpose("city", "time").values
+    return xr.DataArray(
+        summed,
+        dims=("province", "time"),
+        coords={"province": np.asarray(provinces), "time": values["time"].values},
+        name=values.name,
+        attrs=values.attrs,
+    )
 
 
 def simulate_year(
@@ -281,20 +311,41 @@ def _strategy_slice(load, draw, grid, accounting, indicators) -> xr.Dataset:
         **hourly_grid.data_vars,
         **indicators.data_vars,
     }
-    # labels (names, regions) are attached once at the end: drop them from the pieces
-    data = xr.Dataset({name: piece.reset_coords(drop=True) for name, piece in pieces.items()})
-    for name in (
-        "charging_load",
-        "ev_grid_draw",
-        "ev_emissions",
-        "generation",
-        "marginal_source_share",
-        "flow",
-    ):
-        attrs = data[name].attrs
-        data[name] = data[name].astype(np.float32)
-        data[name].attrs.update(attrs)
-    return data
+    single = {"charging_load", "ev_grid_draw", "ev_emissions", "generation"}
+    single |= {"marginal_source_share", "flow"}
+    return assemble(
+        {
+            name: piece.astype(np.float32, keep_attrs=True) if name in single else piece
+            for name, piece in pieces.items()
+        }
+    )
+
+
+def assemble(pieces: dict[str, xr.DataArray]) -> xr.Dataset:
+    """One dataset of ``pieces`` on their dimension coordinates, without realignment.
+
+    Labels that are not dimension coordinates (names, regions) are dropped: they are attached
+    once, at the end. Every piece must carry the same labels on a shared dimension (checked,
+    so a piece in another city order fails here instead of being silently reindexed).
+
+    Raises
+    ------
+    ValueError
+        If two pieces label one dimension differently.
+    """
+    indexes: dict[str, tuple[str, pd.Index]] = {}
+    for name, piece in pieces.items():
+        for dim, index in piece.indexes.items():
+            if dim not in indexes:
+                indexes[dim] = (name, index)
+            elif not index.equals(indexes[dim][1]):
+                raise ValueError(
+                    f"'{name}' and '{indexes[dim][0]}' label dimension '{dim}' differently"
+                )
+    return xr.Dataset(
+        {name: piece.variable for name, piece in pieces.items()},
+        coords={dim: index for dim, (_, index) in indexes.items()},
+    )
 
 
 def aggregate(dataset: xr.Dataset, resolution: str) -> xr.Dataset:

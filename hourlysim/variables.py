@@ -296,7 +296,11 @@ def annotate(dataset: xr.Dataset) -> xr.Dataset:
                 f"variable '{name}' has dims {data.dims}; the table says "
                 f"{variable.dims} (plus year, strategy)"
             )
-        ordered = data.transpose(*[d for d in ("year", "strategy") if d in leading], *variable.dims)
+        # on the Variable: the dataset's coordinates are already aligned, so the new
+        # dataset takes them as they are (no realignment of every variable)
+        ordered = data.variable.transpose(
+            *[d for d in ("year", "strategy") if d in leading], *variable.dims
+        )
         ordered.attrs.update(units=variable.units, long_name=variable.long_name)
         annotated[name] = ordered
     return xr.Dataset(annotated, coords=dataset.coords, attrs=dataset.attrs)
