@@ -78,7 +78,7 @@ def ev_grid_draw(charging_load: xr.DataArray, td_loss_fraction: float) -> xr.Dat
 
 def gasoline_emissions(gasoline_litres: xr.DataArray, kg_co2_per_litre: float) -> xr.DataArray:
     """CO2 of the gasoline counterfactual [t] from litres burned [L] and kg CO2 per litre."""
-    emissions = gasoline_litres * kg_co2_per_litre / 1000.0
+    emissions = gasoline_litres * (kg_co2_per_litre / 1000.0)
     emissions.attrs["units"] = "t"
     return emissions
 
@@ -262,6 +262,7 @@ def account(
     base_grid: xr.Dataset,
     inputs: InputSet,
     parameters: dict | None = None,
+    city_weight: xr.DataArray | None = None,
 ) -> xr.Dataset:
     """EV emissions by method, the gasoline counterfactual and where the emissions occur.
 
@@ -279,6 +280,9 @@ def account(
     parameters : dict, optional
         Overrides of scalar parameters (``gasoline_kg_co2_per_l_well_to_wheel``,
         ``gasoline_kg_co2_per_l_tank_to_wheel``).
+    city_weight : xr.DataArray (city,), optional
+        :func:`city_weights` of the draw's cities and year [1], when the caller already has
+        it (it is the same for every strategy of a year); computed here otherwise.
 
     Returns
     -------
@@ -305,7 +309,9 @@ def account(
     n_node = len(nodes)
     city_node = province_index(cities["city_province"], provinces)
     year = int(pd.DatetimeIndex(draw["time"].values)[0].year) if draw.sizes["time"] else None
-    weights = city_weights(inputs, cities, year).values
+    if city_weight is None:
+        city_weight = city_weights(inputs, cities, year)
+    weights = city_weight.sel(city=city).values
     values = np.ascontiguousarray(draw.transpose("city", "time").values, dtype=np.float64)
     annual = values.sum(axis=1)
     total_draw = annual.sum()

@@ -330,6 +330,8 @@ def _along_city(array: xr.DataArray, cities: xr.DataArray, name: str) -> np.ndar
     """Values of a per-city array in the order of ``cities``: by label where it has a
     ``city`` coordinate, else by position."""
     if "city" in array.coords:
+        if array.dims == ("city",) and array.indexes["city"].equals(cities.to_index()):
+            return array.values  # already in that order: no label lookup
         return array.sel(city=cities).values
     if array.dims != ("city",) or array.size != cities.size:
         raise ValueError(f"{name} must be a DataArray over the {cities.size} cities")

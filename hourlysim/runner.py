@@ -33,7 +33,13 @@ import pandas as pd
 import xarray as xr
 
 from . import __version__
-from .accounting import INTENSITY_VARIABLE, account, ev_grid_draw, gasoline_emissions
+from .accounting import (
+    INTENSITY_VARIABLE,
+    account,
+    city_weights,
+    ev_grid_draw,
+    gasoline_emissions,
+)
 from .charging import charging_load
 from .demand import driving_demand
 from .errors import InputError
@@ -111,6 +117,7 @@ class YearContext:
         # strategy-independent sums, once per year (NaN propagates: no silent zeros)
         self.gasoline_litres = self.demand["gasoline_litres"].sum("segment", skipna=False)
         self.ev_fleet = self.demand["ev_fleet"].sum("segment", skipna=False)
+        self.city_weight = city_weights(inputs, inputs.cities, year)
         tell(f"{year}: driving demand")
         self.base_grid = simulate_grid(
             inputs, self.time, None, self.overrides, exchange=scenario.grid_exchange
@@ -185,6 +192,7 @@ class YearContext:
             self.base_grid,
             inputs,
             self.overrides,
+            city_weight=self.city_weight,
         )
         region = inputs.provinces["grid_region"].sel(province=city_province.values)
         indicators = city_indicators(
