@@ -199,6 +199,8 @@ def attribute_ev_emissions(
                     else:
                         unattributed[t] += change
             for j in range(n_node):
+                if first[j + 1] == first[j]:
+                    continue  # no city draws at this node (a hub): its rates are unused
                 to_consumption = 0.0
                 to_consequential = spread_total
                 for p in range(n_node):
