@@ -244,6 +244,61 @@ def reference_tracing(total, emissions, corridor_from, corridor_to, flow, hours)
     return out
 
 
+def reference_attribution(arguments: tuple, hours=None) -> tuple:
+    """Plain-numpy accounting of the given hours (all by default): per hour, the supply-share
+    matrix by ``numpy.linalg.solve``, then the city x producer supply as a dense product.
+
+    Parameters
+    ----------
+    arguments : tuple
+        The accounting kernel's arguments (:func:`hourlysim.accounting.attribution_arguments`).
+    hours : sequence of int, optional
+        The hours to account.
+
+    Returns
+    -------
+    consumption, consequential, territorial : ndarray (city, hour)
+        EV emissions of the hours [t].
+    burden_consumption, burden_consequential : ndarray (city, node)
+        Their sums over the hours by producing node [t].
+    """
+    draw, city_node, weight, annual, generation, emissions, caused, frm, to, flow, loss = arguments
+    n_city = draw.shape[0]
+    n_node = generation.shape[0]
+    hours = np.arange(draw.shape[1]) if hours is None else np.asarray(hours)
+    consumption = np.zeros((n_city, hours.size))
+    consequential = np.zeros((n_city, hours.size))
+    territorial = np.zeros((n_city, hours.size))
+    burden_consumption = np.zeros((n_city, n_node))
+    burden_consequential = np.zeros((n_city, n_node))
+    for i, t in enumerate(hours):
+        received = np.zeros((n_node, n_node))
+        forward = flow[:, t] > 0
+        sender = np.where(forward, frm, to)
+        receiver = np.where(forward, to, frm)
+        np.add.at(received, (sender, receiver), np.abs(flow[:, t]) * (1 - loss[:, t]))
+        total = generation[:, t] + received.sum(axis=0)
+        matrix = np.diag(np.where(total > 0, total, 1.0)) - received.T
+        matrix[total <= 0] = np.eye(n_node)[total <= 0]
+        share = np.linalg.solve(matrix, np.diag(np.where(total > 0, generation[:, t], 0.0)))
+        rate = emissions[:, t] / np.where(generation[:, t] > 0, generation[:, t], 1)
+        supply = draw[:, t, None] * share[city_node]  # city x producer
+        consumption[:, i] = supply @ rate
+        burden_consumption += supply * rate
+        located = supply.sum(axis=0) * rate
+        territorial[:, i] = weight * located[city_node]
+        for p in range(n_node):
+            if supply[:, p].sum() > 0:
+                part = supply[:, p] / supply[:, p].sum()
+            elif draw[:, t].sum() > 0:
+                part = draw[:, t] / draw[:, t].sum()
+            else:
+                part = annual
+            consequential[:, i] += caused[p, t] * part
+            burden_consequential[:, p] += caused[p, t] * part
+    return consumption, consequential, territorial, burden_consumption, burden_consequential
+
+
 # ---------------------------------------------------------------------------------------------
 # stage benchmarks
 # ---------------------------------------------------------------------------------------------
@@ -266,9 +321,9 @@ def measure_stages(
         ``accounting_bytes`` moved by one kernel call, its bandwidth [GB s-1] and the tracing
         reference's largest deviation from the kernel [kg MWh-1].
     """
-    from hourlysim._kernels.accounting import at_province_rate
+    from hourlysim._kernels.accounting import at_province_rate, attribute_ev_emissions
     from hourlysim._kernels.tracing import consumption_intensity
-    from hourlysim.accounting import province_index
+    from hourlysim.accounting import attribution_arguments, province_index
     from hourlysim.demand import driving_demand
     from hourlysim.grid import simulate_grid
     from hourlysim.runner import city_temperature
@@ -354,6 +409,29 @@ def measure_stages(
         "accounting_gb_per_s": moved / best / 1e9,
         "tracing_reference_max_abs_deviation_kg_per_mwh": deviation,
     }
+
+    grid_with = simulate_grid(inputs, time_axis, by_province)
+    arguments = attribution_arguments(draw, grid_with, grid, inputs, context.city_weight)
+    kernel_result, first, best = timed(lambda: attribute_ev_emissions(*arguments), repeats)
+    hours = np.linspace(0, n_hours - 1, min(reference_hours, n_hours)).astype(np.int64)
+    start = time.perf_counter()
+    reference = reference_attribution(arguments, hours)
+    reference_s = (time.perf_counter() - start) * n_hours / len(hours)
+    extra["attribution_reference_max_relative_deviation"] = max(
+        float(np.max(np.abs(ours[:, hours] - theirs)) / max(np.max(np.abs(theirs)), 1e-300))
+        for ours, theirs in zip(kernel_result[:3], reference[:3], strict=True)
+    )
+    rows.append(
+        row(
+            "accounting kernel (all methods, traced)",
+            first,
+            best,
+            units,
+            f"per-hour numpy solve + city x producer products, {len(hours)} h "
+            f"x{n_hours / len(hours):.1f}",
+            reference_s,
+        )
+    )
 
     for strategy in strategies:
         _, first, best = timed(lambda s=strategy: context.strategy(s), repeats)
@@ -763,7 +841,8 @@ PROFILE_PIECES = (
     ("charging", "charging.py", "charging_load"),
     ("  draw by province (groupby)", "groupby.py", "sum"),
     ("accounting", "accounting.py", "account"),
-    ("  accounting kernel", "accounting.py", "at_province_rate"),
+    ("  accounting kernel (traced methods)", "accounting.py", "attribute_ev_emissions"),
+    ("  accounting kernel (province-rate methods)", "accounting.py", "at_province_rate"),
     ("indicators", "inequality.py", "city_indicators"),
     ("output slice per strategy", "runner.py", "_strategy_slice"),
     ("labels and annotate", "runner.py", "_label"),
@@ -901,12 +980,18 @@ def main(argv: list[str] | None = None) -> int:
         "numpy_copy_gb_per_s": bandwidth,
         "fraction_of_copy": extra["accounting_gb_per_s"] / bandwidth,
     }
-    report["tracing_reference_max_abs_deviation_kg_per_mwh"] = extra[
-        "tracing_reference_max_abs_deviation_kg_per_mwh"
-    ]
+    for name in (
+        "tracing_reference_max_abs_deviation_kg_per_mwh",
+        "attribution_reference_max_relative_deviation",
+    ):
+        report[name] = extra[name]
     print(format_rows(rows))
     print(
-        f"\naccounting kernel: {extra['accounting_gb_per_s']:.2f} GB/s effective "
+        "\ntraced accounting kernel vs its numpy reference: max relative deviation "
+        f"{extra['attribution_reference_max_relative_deviation']:.1e}"
+    )
+    print(
+        f"accounting kernel (one method): {extra['accounting_gb_per_s']:.2f} GB/s effective "
         f"({extra['accounting_bytes'] / 1e6:.0f} MB read + written per call); numpy copy "
         f"{bandwidth:.2f} GB/s; ratio {extra['accounting_gb_per_s'] / bandwidth:.2f}"
     )

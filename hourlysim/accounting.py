@@ -255,6 +255,63 @@ def _on_nodes(data: xr.DataArray, n_node: int) -> np.ndarray:
     return padded
 
 
+def attribution_arguments(
+    draw: xr.DataArray,
+    grid: xr.Dataset,
+    base_grid: xr.Dataset,
+    inputs: InputSet,
+    city_weight: xr.DataArray | None = None,
+) -> tuple:
+    """The arguments of the accounting kernel (:func:`attribute_ev_emissions`) for one
+    strategy-year, in its order: plain float64 / int64 arrays on the network's nodes
+    (provinces, then hubs).
+
+    Parameters
+    ----------
+    draw : xr.DataArray (city, time)
+        EV electricity at generation level [MWh].
+    grid, base_grid : xr.Dataset
+        :func:`hourlysim.grid.simulate_grid` with and without the EV draw.
+    inputs : InputSet
+        Input set (cities, ``plants.csv``, corridors).
+    city_weight : xr.DataArray (city,), optional
+        :func:`city_weights` of the draw's cities and year [1]; computed when absent.
+
+    Returns
+    -------
+    tuple
+        ``(draw [MWh], city_node, city_weight [1], annual_draw_share [1], generation [MWh],
+        emissions [t], ev_caused [t], edge_from, edge_to, flow [MWh], loss [1])``.
+    """
+    city = draw["city"].values
+    cities = inputs.cities.sel(city=city)
+    provinces = [str(v) for v in grid["province"].values]
+    nodes, edge_from, edge_to, flow, loss = _nodes(grid, inputs)
+    n_node = len(nodes)
+    city_node = province_index(cities["city_province"], provinces)
+    year = int(pd.DatetimeIndex(draw["time"].values)[0].year) if draw.sizes["time"] else None
+    if city_weight is None:
+        city_weight = city_weights(inputs, cities, year)
+    values = np.ascontiguousarray(draw.transpose("city", "time").values, dtype=np.float64)
+    annual = values.sum(axis=1)
+    total_draw = annual.sum()
+    annual_share = annual / total_draw if total_draw > 0 else np.zeros_like(annual)
+    caused = grid["production_emissions"] - base_grid["production_emissions"]
+    return (
+        values,
+        city_node,
+        city_weight.sel(city=city).values,
+        annual_share,
+        _on_nodes(grid["generation"].sum("source"), n_node),
+        _on_nodes(grid["production_emissions"], n_node),
+        _on_nodes(caused, n_node),
+        edge_from,
+        edge_to,
+        flow,
+        loss,
+    )
+
+
 def account(
     draw: xr.DataArray,
     gasoline_litres: xr.DataArray,
@@ -305,17 +362,9 @@ def account(
     city = draw["city"].values
     cities = inputs.cities.sel(city=city)
     provinces = [str(v) for v in grid["province"].values]
-    nodes, edge_from, edge_to, flow, loss = _nodes(grid, inputs)
-    n_node = len(nodes)
-    city_node = province_index(cities["city_province"], provinces)
-    year = int(pd.DatetimeIndex(draw["time"].values)[0].year) if draw.sizes["time"] else None
-    if city_weight is None:
-        city_weight = city_weights(inputs, cities, year)
-    weights = city_weight.sel(city=city).values
-    values = np.ascontiguousarray(draw.transpose("city", "time").values, dtype=np.float64)
+    arguments = attribution_arguments(draw, grid, base_grid, inputs, city_weight)
+    values, city_node, weights = arguments[:3]
     annual = values.sum(axis=1)
-    total_draw = annual.sum()
-    annual_share = annual / total_draw if total_draw > 0 else np.zeros_like(annual)
     caused = grid["production_emissions"] - base_grid["production_emissions"]
     (
         consumption,
@@ -325,19 +374,7 @@ def account(
         burden_consequential,
         unattributed,
         residual,
-    ) = attribute_ev_emissions(
-        values,
-        city_node,
-        weights,
-        annual_share,
-        _on_nodes(grid["generation"].sum("source"), n_node),
-        _on_nodes(grid["production_emissions"], n_node),
-        _on_nodes(caused, n_node),
-        edge_from,
-        edge_to,
-        flow,
-        loss,
-    )
+    ) = attribute_ev_emissions(*arguments)
     if residual.max(initial=0.0) > 1e-8:
         logger.warning(
             "accounting: tracing residual up to %.3g in %d hours",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,9 @@ from hourlysim.accounting import (
     plant_cities,
 )
 from hourlysim.inputs import InputSet
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from bench_all import reference_attribution  # noqa: E402  (the plain-numpy accounting)
 
 TIME = pd.date_range("2021-01-01", periods=3, freq="h")
 CITIES = [110100, 110200, 220100]  # a1, a2 in province AA; b1 in BB
@@ -284,37 +288,6 @@ def _random_case(rng, n_city=9, n_hour=10):
     return args + (edge_from, edge_to, flow, loss)
 
 
-def _reference(draw, city_node, weight, annual, generation, emissions, caused, frm, to, flow, loss):
-    n_city, n_hour = draw.shape
-    n_node = generation.shape[0]
-    consumption = np.zeros((n_city, n_hour))
-    consequential = np.zeros((n_city, n_hour))
-    territorial = np.zeros((n_city, n_hour))
-    burden_consumption = np.zeros((n_city, n_node))
-    burden_consequential = np.zeros((n_city, n_node))
-    for t in range(n_hour):
-        received = np.zeros((n_node, n_node))
-        np.add.at(received, (frm, to), flow[:, t] * (1 - loss[:, t]))
-        total = generation[:, t] + received.sum(axis=0)
-        share = np.linalg.solve(np.diag(total) - received.T, np.diag(generation[:, t]))
-        rate = emissions[:, t] / np.where(generation[:, t] > 0, generation[:, t], 1)
-        supply = draw[:, t, None] * share[city_node]  # city x producer
-        consumption[:, t] = supply @ rate
-        burden_consumption += supply * rate
-        located = supply.sum(axis=0) * rate
-        territorial[:, t] = weight * located[city_node]
-        for p in range(n_node):
-            if supply[:, p].sum() > 0:
-                part = supply[:, p] / supply[:, p].sum()
-            elif draw[:, t].sum() > 0:
-                part = draw[:, t] / draw[:, t].sum()
-            else:
-                part = annual
-            consequential[:, t] += caused[p, t] * part
-            burden_consequential[:, p] += caused[p, t] * part
-    return consumption, consequential, territorial, burden_consumption, burden_consequential
-
-
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 2**31 - 1))
 def test_kernel_matches_numpy_and_conserves(seed):
@@ -323,7 +296,7 @@ def test_kernel_matches_numpy_and_conserves(seed):
     (consumption, consequential, territorial, burden_c, burden_q, unattributed, residual) = (
         attribute_ev_emissions(*args)
     )
-    expected = _reference(*args)
+    expected = reference_attribution(args)
     ours = (consumption, consequential, territorial, burden_c, burden_q)
     for mine, theirs in zip(ours, expected, strict=True):
         np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-9)
@@ -344,7 +317,7 @@ def test_kernel_burdens_across_hour_blocks():
 
     args = _random_case(np.random.default_rng(7), n_hour=2 * BURDEN_BLOCK_HOURS + 37)
     result = attribute_ev_emissions(*args)
-    expected = _reference(*args)
+    expected = reference_attribution(args)
     for mine, theirs in zip(result[:5], expected, strict=True):
         np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-9)
 
