@@ -6,9 +6,31 @@ machine code on disk, and do not use fastmath (not measured safe for the tracing
 
 from __future__ import annotations
 
+import hashlib
+import os
+from pathlib import Path
+
 import numba
 
 JIT_OPTIONS = {"nopython": True, "nogil": True, "cache": True, "fastmath": False}
+
+
+def kernel_sources_digest() -> str:
+    """SHA-256 (16 hex digits) of every kernel module's source."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+# numba checks a cached kernel against its own file only, so a kernel whose callee in another
+# module changed would load stale machine code. Keying the cache folder by the digest of all
+# kernel sources recompiles after any change (NUMBA_CACHE_DIR, when set, is left alone).
+if not os.environ.get("NUMBA_CACHE_DIR"):
+    numba.config.CACHE_DIR = str(
+        Path(__file__).parent / "__pycache__" / f"numba-{kernel_sources_digest()}"
+    )
 
 
 def kernel(*signatures):
