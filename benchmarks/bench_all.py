@@ -326,7 +326,7 @@ def measure_stages(
     from hourlysim.accounting import attribution_arguments, province_index
     from hourlysim.demand import driving_demand
     from hourlysim.grid import simulate_grid
-    from hourlysim.runner import city_temperature
+    from hourlysim.runner import city_temperature, sum_by_province
 
     inputs, scenario, year, time_axis = case.inputs, case.scenario, case.year, case.time
     units = case.city_hours
@@ -375,7 +375,7 @@ def measure_stages(
     grid, first, best = timed(lambda: simulate_grid(inputs, time_axis), repeats)
     rows.append(row("grid without EVs", first, best, units))
     draw = context.charging(strategies[0]) / (1.0 - context.parameter("td_loss_fraction"))
-    by_province = draw.groupby(inputs.cities["city_province"].rename("province")).sum("city")
+    by_province = sum_by_province(draw, inputs.cities["city_province"])
     _, first, best = timed(lambda: simulate_grid(inputs, time_axis, by_province), repeats)
     rows.append(row(f"grid with EVs ({strategies[0]})", first, best, units))
 

@@ -229,7 +229,8 @@ class YearContext:
 
 def sum_by_province(values: xr.DataArray, city_province: xr.DataArray) -> xr.DataArray:
     """Sum a (city, time) array over the cities of each province (as ``groupby().sum()``,
-    provinces sorted, without NaN skipping), by one matrix product.
+    provinces sorted), by one matrix product. Nothing is skipped: a NaN value makes the sums
+    NaN (every province's, through the product), which the grid then refuses.
 
     Parameters
     ----------
@@ -242,7 +243,16 @@ def sum_by_province(values: xr.DataArray, city_province: xr.DataArray) -> xr.Dat
     -------
     xr.DataArray (province, time)
         Sums [the unit of ``values``].
+
+    Raises
+    ------
+    ValueError
+        If ``city_province`` labels its cities in another order than ``values``.
     """
+    if "city" in city_province.indexes and not city_province.indexes["city"].equals(
+        values.indexes["city"]
+    ):
+        raise ValueError("city_province and the values list their cities in different orders")
     codes, provinces = pd.factorize(city_province.values, sort=True)
     member = np.zeros((len(provinces), codes.size))
     member[codes, np.arange(codes.size)] = 1.0
@@ -319,8 +329,14 @@ def _strategy_slice(load, draw, grid, accounting, indicators) -> xr.Dataset:
         **hourly_grid.data_vars,
         **indicators.data_vars,
     }
-    single = {"charging_load", "ev_grid_draw", "ev_emissions", "generation"}
-    single |= {"marginal_source_share", "flow"}
+    single = {
+        "charging_load",
+        "ev_grid_draw",
+        "ev_emissions",
+        "generation",
+        "marginal_source_share",
+        "flow",
+    }
     return assemble(
         {
             name: piece.astype(np.float32, keep_attrs=True) if name in single else piece

@@ -266,3 +266,19 @@ def test_city_297_selection(shipped_inputs, tmp_path):
     assert (selected.cities["level"].isin(["municipality", "prefecture_city"])).all()
     assert selected.provinces.sizes["province"] == 31  # the grid keeps every province
     assert selected.cities["population"].dtype == shipped_inputs.cities["population"].dtype
+
+
+def test_sum_by_province_equals_groupby_and_checks_city_order():
+    from hourlysim.runner import sum_by_province
+
+    rng = np.random.default_rng(3)
+    cities = [110100, 120100, 130100, 130200, 140100]
+    province = xr.DataArray(["BJ", "TJ", "HE", "HE", "SX"], dims="city", coords={"city": cities})
+    values = xr.DataArray(rng.uniform(0, 5, (5, 7)), dims=("city", "time"),
+                          coords={"city": cities, "time": np.arange(7)})  # fmt: skip
+    expected = values.groupby(province.rename("province")).sum("city")
+    summed = sum_by_province(values, province)
+    assert list(summed["province"].values) == list(expected["province"].values)
+    np.testing.assert_allclose(summed.values, expected.values, rtol=1e-12)
+    with pytest.raises(ValueError, match="different orders"):
+        sum_by_province(values, province.isel(city=[1, 0, 2, 3, 4]))
