@@ -131,7 +131,9 @@ def measure(inputs: InputSet, repeats: int = 3) -> list[dict]:
 
     # merit order of coal and gas on each province's year
     generation = base["generation"]
-    must_take = generation.sel(source=["hydro", "nuclear", "wind", "solar"]).sum("source")
+    must_take = generation.sel(source=["hydro", "nuclear", "wind", "solar", "biomass"]).sum(
+        "source"
+    )
     chp_and_rest = base["load"] - base["net_import"] - must_take
     capacity = inputs.provinces["capacity"]
     coal = capacity.sel(capacity_source="coal").values

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from hourlysim._kernels.dispatch import (
+    BIOMASS,
     COAL,
     GAS,
     HYDRO,
@@ -22,8 +23,9 @@ from hourlysim._kernels.dispatch import (
 from hourlysim._kernels.tracing import consumption_intensity
 
 MERIT = np.array([COAL, GAS], np.int64)
-# LP costs that encode the stack order: keeping nuclear, CHP floor, hydro, wind/solar is
-# rewarded (so the LP curtails wind/solar first, then hydro, CHP, nuclear); coal < gas;
+# LP costs that encode the stack order: keeping the flat must-run (nuclear + biomass), the
+# thermal floor (coal CHP + gas floor), hydro and wind/solar is rewarded (so the LP curtails
+# wind/solar first, then hydro, the thermal floor, the flat must-run); coal < gas;
 # unserved and unabsorbed energy cost 1000
 STACK_COST = np.array([-4.0, -3.0, -2.0, -1.0, 10.0, 20.0])
 PENALTY = 1000.0
@@ -43,6 +45,8 @@ def _run(
     hub_capacity=None,
     hub_loss=None,
     dispatchable_hydro=None,
+    biomass=0.0,
+    gas_floor=0.0,
 ):
     """Run the kernel on (province, time) arrays; scalars broadcast."""
     load = np.atleast_2d(np.asarray(load, float))
@@ -61,9 +65,11 @@ def _run(
     return dispatch(
         load,
         full(nuclear),
+        full(biomass),
         full(hydro),
         full(0.0 if dispatchable_hydro is None else dispatchable_hydro),
         full(chp),
+        full(gas_floor),
         full(wind),
         full(solar),
         np.broadcast_to(np.asarray(coal, float), (n_p,)).copy(),
@@ -84,9 +90,9 @@ def test_stack_hand_case():
     generation, flow, _, _, unserved, surplus, share = _run(
         [[100.0]], nuclear=10, hydro=20, wind=15, solar=5, coal=40, gas=30
     )
-    np.testing.assert_allclose(generation[0, :, 0], [40, 10, 20, 10, 15, 5], rtol=1e-12)
+    np.testing.assert_allclose(generation[0, :, 0], [40, 10, 20, 10, 15, 5, 0], rtol=1e-12)
     assert unserved[0, 0] == 0 and surplus[0, 0] == 0
-    assert share[0, :, 0].tolist() == [0, 1, 0, 0, 0, 0]  # gas is part-loaded
+    assert share[0, :, 0].tolist() == [0, 1, 0, 0, 0, 0, 0]  # gas is part-loaded
 
 
 def test_unserved_when_capacity_short():
@@ -123,11 +129,32 @@ def test_chp_must_run_counts_as_coal():
     assert generation[0, WIND, 0] == pytest.approx(30)
 
 
+def test_floors_and_flat_must_run_back_down_pro_rata():
+    """Load 30 against nuclear 10 + biomass 10, then CHP 10 + gas floor 10: the floor is
+    half used, coal and gas alike, and shares the margin half and half."""
+    generation, _, _, _, unserved, surplus, share = _run(
+        [[30.0]], nuclear=10, biomass=10, chp=10, gas_floor=10, coal=50, gas=20
+    )
+    np.testing.assert_allclose(generation[0, [NUCLEAR, BIOMASS, COAL, GAS], 0], [10, 10, 5, 5])
+    assert unserved[0, 0] == 0 and surplus[0, 0] == 0
+    np.testing.assert_allclose(share[0, [COAL, GAS], 0], [0.5, 0.5])
+
+
+def test_gas_above_its_floor_runs_in_merit_order():
+    """Load 100: nuclear 10, biomass 5, CHP 20, gas floor 5 (40 in all); the other 60 from
+    coal above its floor (30, all of it), then gas above its floor (30 of 35): gas 5 + 30."""
+    generation, _, _, _, unserved, _, share = _run(
+        [[100.0]], nuclear=10, biomass=5, chp=20, gas_floor=5, coal=50, gas=40
+    )
+    np.testing.assert_allclose(generation[0, [NUCLEAR, BIOMASS, COAL, GAS], 0], [10, 5, 50, 35])
+    assert unserved[0, 0] == 0 and share[0, GAS, 0] == 1
+
+
 def test_gas_first_when_cheaper():
     load = np.array([[50.0]])
     z = np.zeros((1, 1))
     generation, *_ = dispatch(
-        load, z, z, z, z, z, z, np.array([40.0]), np.array([30.0]),
+        load, z, z, z, z, z, z, z, z, np.array([40.0]), np.array([30.0]),
         np.array([GAS, COAL], np.int64),
         np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 1)), np.zeros(0),
         np.array([-1], np.int64), np.zeros(1), np.zeros(1),
@@ -192,6 +219,13 @@ def _random_system(rng, n_p, n_t):
     return load, nuclear, hydro, chp, wind, solar, coal, gas
 
 
+def _random_floors(rng, gas, n_t):
+    """Biomass (province, time) and a gas floor at most the gas capacity [MWh]."""
+    biomass = rng.uniform(0, 10, (gas.size, n_t)) * rng.integers(0, 2, (gas.size, 1))
+    gas_floor = gas[:, None] * rng.uniform(0, 1, (gas.size, 1)) * rng.integers(0, 2, (gas.size, 1))
+    return biomass, np.repeat(gas_floor, n_t, axis=1)
+
+
 def _balance(generation, flow, frm, to, loss, to_hub, from_hub, hub_loss, unserved, surplus):
     """generation + received - sent + unserved - surplus, per province-hour."""
     received = np.zeros_like(unserved)
@@ -208,6 +242,7 @@ def test_energy_balance_random(seed, loss, pooled):
     rng = np.random.default_rng(seed)
     n_p, n_t, n_k = 6, 24, 6
     load, nuclear, hydro, chp, wind, solar, coal, gas = _random_system(rng, n_p, n_t)
+    biomass, gas_floor = _random_floors(rng, gas, n_t)
     frm = rng.integers(0, n_p, n_k)
     to = (frm + rng.integers(1, n_p, n_k)) % n_p
     schedule = rng.uniform(0, 20, (n_k, n_t))
@@ -218,6 +253,7 @@ def test_energy_balance_random(seed, loss, pooled):
         load, nuclear, hydro, chp, wind, solar, coal, gas,
         corridors=(frm, to, schedule, np.full(n_k, loss)),
         pool=pool, hub_capacity=hub_capacity, hub_loss=hub_loss,
+        biomass=biomass, gas_floor=gas_floor,
     )  # fmt: skip
     np.testing.assert_allclose(
         _balance(generation, flow, frm, to, np.full(n_k, loss), to_hub, from_hub, hub_loss,
@@ -228,7 +264,8 @@ def test_energy_balance_random(seed, loss, pooled):
     assert (flow <= schedule + 1e-12).all() and (flow >= 0).all()
     assert (generation[:, WIND] <= wind + 1e-12).all()
     assert (generation[:, SOLAR] <= solar + 1e-12).all()
-    assert (generation[:, GAS] <= gas[:, None] + 1e-12).all()
+    assert (generation[:, GAS] <= gas[:, None] + 1e-9).all()
+    assert (generation[:, BIOMASS] <= biomass + 1e-9).all()
     assert (generation[:, COAL] <= coal[:, None] + 1e-9).all()
     assert (to_hub <= hub_capacity[:, None] + 1e-9).all()
     assert (from_hub <= hub_capacity[:, None] + 1e-9).all()
@@ -271,12 +308,21 @@ def _stack_lp(load, stacks, hub_capacity=None):
     return result.fun
 
 
-def _our_cost(generation, unserved, surplus, chp):
+def _our_cost(generation, unserved, surplus, stacks):
+    """Stack cost of the kernel's dispatch, its segments read off the sources.
+
+    Coal and gas fill the thermal floor first, then the first and second merit segments
+    (coal, then gas), so their total splits in that order.
+    """
     g = generation[:, :, 0]
+    thermal = g[:, COAL] + g[:, GAS]
+    floor = np.minimum(thermal, stacks[:, 1])
+    first = np.minimum(thermal - floor, stacks[:, 4])
     segments = np.stack(
-        [g[:, NUCLEAR], chp, g[:, HYDRO], g[:, WIND] + g[:, SOLAR], g[:, COAL] - chp, g[:, GAS]],
+        [g[:, NUCLEAR] + g[:, BIOMASS], floor, g[:, HYDRO], g[:, WIND] + g[:, SOLAR], first,
+         thermal - floor - first],
         axis=1,
-    )
+    )  # fmt: skip
     return (segments * STACK_COST).sum() + PENALTY * (unserved.sum() + surplus.sum())
 
 
@@ -289,20 +335,21 @@ def test_dispatch_matches_lp(pooled):
         load, nuclear, hydro, chp, wind, solar, coal, gas = _random_system(rng, n_p, 1)
         load = rng.uniform(0, 160, (n_p, 1))
         chp = np.minimum(rng.uniform(0, 30, (n_p, 1)) * rng.integers(0, 2), coal[:, None])
+        biomass, gas_floor = _random_floors(rng, gas, 1)
         hub_capacity = rng.uniform(0, 60, n_p) * rng.integers(0, 2, n_p)
         generation, _, to_hub, from_hub, unserved, surplus, _ = _run(
             load, nuclear, hydro, chp, wind, solar, coal, gas,
             pool=np.zeros(n_p, np.int64) if pooled else None, hub_capacity=hub_capacity,
+            biomass=biomass, gas_floor=gas_floor,
         )  # fmt: skip
-        # the LP sees the CHP floor as its own segment; coal above it as the next
-        actual_chp = np.minimum(generation[:, COAL, 0], chp[:, 0])
+        # the LP sees each floor as its own segment; coal and gas above them as the next
         stacks = np.stack(
-            [nuclear[:, 0], chp[:, 0], hydro[:, 0], wind[:, 0] + solar[:, 0],
-             np.maximum(coal - chp[:, 0], 0), gas],
+            [nuclear[:, 0] + biomass[:, 0], chp[:, 0] + gas_floor[:, 0], hydro[:, 0],
+             wind[:, 0] + solar[:, 0], np.maximum(coal - chp[:, 0], 0), gas - gas_floor[:, 0]],
             axis=1,
         )  # fmt: skip
         expected = _stack_lp(load[:, 0], stacks, hub_capacity if pooled else None)
-        ours = _our_cost(generation, unserved, surplus, actual_chp)
+        ours = _our_cost(generation, unserved, surplus, stacks)
         assert ours == pytest.approx(expected, rel=1e-9, abs=1e-7)
 
 

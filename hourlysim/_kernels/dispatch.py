@@ -1,15 +1,17 @@
 """Stage 3 kernels: merit-order dispatch, monthly hydro scheduling and regional pools.
 
-Source order in every array: 0 coal, 1 gas, 2 hydro, 3 nuclear, 4 wind, 5 solar.
+Source order in every array: 0 coal, 1 gas, 2 hydro, 3 nuclear, 4 wind, 5 solar, 6 biomass.
 
 The supply stack of one province-hour is a list of six *segments*, used in this order:
-nuclear, coal CHP heating-season floor, hydro (run-of-river plus the dispatchable hydro
-scheduled for that hour), wind + solar (pro rata), then the two dispatchable sources (coal
-above its CHP floor, gas) in merit order. A stack position ``lam`` in [0, 6] says how far
+flat must-run (nuclear + biomass), the thermal floor (coal CHP in the heating season + the
+gas must-run floor), hydro (run-of-river plus the dispatchable hydro scheduled for that
+hour), wind + solar, then the two dispatchable sources (coal above its CHP floor, gas above
+its floor) in merit order. A segment made of two sources delivers them pro rata to their
+availability (see :data:`SEGMENT_SOURCES`). A stack position ``lam`` in [0, 6] says how far
 up the stack a province runs: segment ``k`` delivers ``a_k * clip(lam - k, 0, 1)``. Running
-below segment 3 means wind and solar are curtailed (then hydro spilled, then CHP and nuclear
-backed down), in this order, which is the merit order of the LP whose costs reward keeping
-nuclear, hydro and wind/solar (see the tests).
+below segment 3 means wind and solar are curtailed (then hydro spilled, then the thermal
+floor and the flat must-run backed down), in this order, which is the merit order of the LP
+whose costs reward keeping nuclear, hydro and wind/solar (see the tests).
 """
 
 from __future__ import annotations
@@ -18,11 +20,17 @@ import numpy as np
 
 from ._jit import kernel
 
-COAL, GAS, HYDRO, NUCLEAR, WIND, SOLAR = 0, 1, 2, 3, 4, 5
-N_SOURCES = 6
+COAL, GAS, HYDRO, NUCLEAR, WIND, SOLAR, BIOMASS = 0, 1, 2, 3, 4, 5, 6
+N_SOURCES = 7
 #: segments of the supply stack (see the module docstring)
-SEG_NUCLEAR, SEG_CHP, SEG_HYDRO, SEG_VARIABLE, SEG_FIRST, SEG_SECOND = 0, 1, 2, 3, 4, 5
+SEG_MUST_RUN, SEG_THERMAL_FLOOR, SEG_HYDRO, SEG_VARIABLE, SEG_FIRST, SEG_SECOND = range(6)
 N_SEGMENTS = 6
+#: the two sources of each segment (a single-source segment names its source twice and
+#: keeps its second part at zero); the last two rows are set from the merit order
+SEGMENT_SOURCES = np.array(
+    [[NUCLEAR, BIOMASS], [COAL, GAS], [HYDRO, HYDRO], [WIND, SOLAR], [COAL, COAL], [GAS, GAS]],
+    np.int64,
+)
 _MAX_TRANSFER_ROUNDS = 50
 _HYDRO_ITERATIONS = 200
 _POOL_BISECTIONS = 100
@@ -228,51 +236,46 @@ def _marginal_segment(a, lam):
 
 
 @kernel
-def _write_segment_share(share, p, t, k, order, wind, solar):
-    """Put the marginal segment ``k`` of province p, hour t as shares by source."""
-    if k == SEG_NUCLEAR:
-        share[t, p, NUCLEAR] = 1.0
-    elif k == SEG_CHP:
-        share[t, p, COAL] = 1.0
-    elif k == SEG_HYDRO:
-        share[t, p, HYDRO] = 1.0
-    elif k == SEG_VARIABLE:
-        total = wind + solar
-        if total > 0.0:
-            share[t, p, WIND] = wind / total
-            share[t, p, SOLAR] = solar / total
-    elif k >= SEG_FIRST:
-        share[t, p, order[k - SEG_FIRST]] = 1.0
+def _add_pro_rata(row, amount, part, sources):
+    """Add ``amount`` to ``row`` at the segment's two sources, pro rata to ``part`` (2,)."""
+    if part[1] <= 0.0:
+        row[sources[0]] += amount
+    elif part[0] <= 0.0:
+        row[sources[1]] += amount
+    else:
+        first = amount * (part[0] / (part[0] + part[1]))
+        row[sources[0]] += first
+        row[sources[1]] += amount - first
 
 
 @kernel
-def _write_generation(generation, p, t, a, target, wind, solar, order):
-    """Fill the stack ``a`` up to ``target`` in order; return the energy delivered [MWh]."""
+def _write_segment_share(share, p, t, part, sources):
+    """Put the marginal segment of province p, hour t as shares of its sources.
+
+    ``part`` (2,) is the availability of the segment's two sources (summed over the free
+    members of a pool where the pool's margin is written) [MWh]; ``sources`` their indices.
+    """
+    if part[0] + part[1] > 0.0:
+        _add_pro_rata(share[t, p], 1.0, part, sources)
+
+
+@kernel
+def _write_generation(generation, p, t, a, parts, target, sources):
+    """Fill the stack ``a`` up to ``target`` in order; return the energy delivered [MWh].
+
+    ``parts`` (segment, 2) splits each segment between its two ``sources`` (segment, 2).
+    """
+    row = generation[t, p]
+    row[:] = 0.0
     cumulative = 0.0
+    delivered = 0.0
     for k in range(N_SEGMENTS):
         used_k = min(a[k], max(target - cumulative, 0.0))
-        generation[t, p, k] = used_k  # scratch: the source rows are rewritten below
         cumulative += a[k]
-    nuclear = generation[t, p, SEG_NUCLEAR]
-    chp = generation[t, p, SEG_CHP]
-    hydro = generation[t, p, SEG_HYDRO]
-    variable_used = generation[t, p, SEG_VARIABLE]
-    first = generation[t, p, SEG_FIRST]
-    second = generation[t, p, SEG_SECOND]
-    generation[t, p, NUCLEAR] = nuclear
-    generation[t, p, HYDRO] = hydro
-    variable = wind + solar
-    if variable > 0.0:
-        generation[t, p, WIND] = variable_used * (wind / variable)
-        generation[t, p, SOLAR] = variable_used * (solar / variable)
-    else:
-        generation[t, p, WIND] = 0.0
-        generation[t, p, SOLAR] = 0.0
-    generation[t, p, COAL] = chp
-    generation[t, p, GAS] = 0.0
-    generation[t, p, order[0]] += first
-    generation[t, p, order[1]] += second
-    return nuclear + chp + hydro + variable_used + first + second
+        if used_k > 0.0:
+            _add_pro_rata(row, used_k, parts[k], sources[k])
+            delivered += used_k
+    return delivered
 
 
 # ----------------------------------------------------------------------------------------
@@ -407,9 +410,11 @@ def _adjacency(ends, n_nodes):
 def dispatch(
     load,
     nuclear,
+    biomass,
     hydro_run_of_river,
     hydro_dispatchable,
     chp_must_run,
+    gas_must_run,
     wind,
     solar,
     coal_capacity,
@@ -429,13 +434,17 @@ def dispatch(
     ----------
     load : ndarray (province, time)
         Demand to serve inside the province, EVs included [MWh].
-    nuclear, hydro_run_of_river, hydro_dispatchable, chp_must_run : ndarray (province, time)
-        Must-run nuclear, run-of-river hydro, scheduled dispatchable hydro (see
-        :func:`schedule_hydro`) and coal CHP floor [MWh].
+    nuclear, biomass : ndarray (province, time)
+        Flat must-run nuclear and biomass [MWh].
+    hydro_run_of_river, hydro_dispatchable : ndarray (province, time)
+        Must-run run-of-river hydro and scheduled dispatchable hydro (see
+        :func:`schedule_hydro`) [MWh].
+    chp_must_run, gas_must_run : ndarray (province, time)
+        Coal CHP floor and gas must-run floor [MWh]; each at most its source's capacity.
     wind, solar : ndarray (province, time)
         Available wind and solar (capacity x capacity factor) [MWh].
     coal_capacity, gas_capacity : ndarray (province,)
-        Capacity [MW] (CHP is part of coal).
+        Capacity [MW] (CHP is part of coal; each floor is part of its source).
     merit : ndarray of int64 (2,)
         The dispatchable sources in merit order (``[COAL, GAS]`` or ``[GAS, COAL]``).
     corridor_from, corridor_to : ndarray of int64 (corridor,)
@@ -472,7 +481,9 @@ def dispatch(
     load = np.ascontiguousarray(load.T)
     nuclear = np.ascontiguousarray(nuclear.T)
     hydro = np.ascontiguousarray((hydro_run_of_river + hydro_dispatchable).T)
+    biomass = np.ascontiguousarray(biomass.T)
     chp_must_run = np.ascontiguousarray(chp_must_run.T)
+    gas_must_run = np.ascontiguousarray(gas_must_run.T)
     wind = np.ascontiguousarray(wind.T)
     solar = np.ascontiguousarray(solar.T)
     flow = np.ascontiguousarray(corridor_schedule.T)
@@ -490,6 +501,11 @@ def dispatch(
         n_pool = max(n_pool, pool[p] + 1)
     pool_ptr, pool_idx = _adjacency(np.where(pool >= 0, pool, n_pool), n_pool + 1)
     stacks = np.zeros((n_province, N_SEGMENTS))
+    parts = np.zeros((n_province, N_SEGMENTS, 2))
+    free_parts = np.zeros((N_SEGMENTS, 2))
+    sources = SEGMENT_SOURCES.copy()
+    sources[SEG_FIRST, :] = merit[0]
+    sources[SEG_SECOND, :] = merit[1]
     own = np.zeros(n_province)
     spare = np.zeros(n_province)
     net = np.zeros(n_province)
@@ -501,13 +517,20 @@ def dispatch(
     for t in range(n_time):
         for p in range(n_province):
             a = stacks[p]
-            a[SEG_NUCLEAR] = nuclear[t, p]
-            a[SEG_CHP] = chp_must_run[t, p]
-            a[SEG_HYDRO] = hydro[t, p]
-            a[SEG_VARIABLE] = wind[t, p] + solar[t, p]
+            q = parts[p]
+            q[SEG_MUST_RUN, 0] = nuclear[t, p]
+            q[SEG_MUST_RUN, 1] = biomass[t, p]
+            q[SEG_THERMAL_FLOOR, 0] = chp_must_run[t, p]
+            q[SEG_THERMAL_FLOOR, 1] = gas_must_run[t, p]
+            q[SEG_HYDRO, 0] = hydro[t, p]
+            q[SEG_VARIABLE, 0] = wind[t, p]
+            q[SEG_VARIABLE, 1] = solar[t, p]
             coal_extra = max(coal_capacity[p] - chp_must_run[t, p], 0.0)
-            a[SEG_FIRST] = coal_extra if merit[0] == COAL else gas_capacity[p]
-            a[SEG_SECOND] = gas_capacity[p] if merit[0] == COAL else coal_extra
+            gas_extra = max(gas_capacity[p] - gas_must_run[t, p], 0.0)
+            q[SEG_FIRST, 0] = coal_extra if merit[0] == COAL else gas_extra
+            q[SEG_SECOND, 0] = gas_extra if merit[0] == COAL else coal_extra
+            for k in range(N_SEGMENTS):
+                a[k] = q[k, 0] + q[k, 1]
             own[p] = a[0] + a[1] + a[2] + a[3]
             spare[p] = a[4] + a[5]
         _adjust_schedules(
@@ -552,8 +575,7 @@ def dispatch(
                 for j in range(members.size):
                     to_hub[t, members[j]] *= sent / received
             free_total[:] = 0.0
-            free_wind = 0.0
-            free_solar = 0.0
+            free_parts[:] = 0.0
             for j in range(members.size):
                 p = members[j]
                 target[p] = net[p] + to_hub[t, p] - from_hub[t, p] * (1.0 - hub_loss[p])
@@ -561,8 +583,8 @@ def dispatch(
                 if low[p] < g_lam < high[p]:
                     for k in range(N_SEGMENTS):
                         free_total[k] += stacks[p, k]
-                    free_wind += wind[t, p]
-                    free_solar += solar[t, p]
+                        free_parts[k, 0] += parts[p, k, 0]
+                        free_parts[k, 1] += parts[p, k, 1]
             k_pool = -1
             if lam < N_SEGMENTS:
                 k_pool = _marginal_segment(free_total, lam)
@@ -570,7 +592,7 @@ def dispatch(
                 p = members[j]
                 g_lam = _stack_output(stacks[p], lam)
                 if k_pool >= 0 and low[p] < g_lam < high[p]:
-                    _write_segment_share(share, p, t, k_pool, merit, free_wind, free_solar)
+                    _write_segment_share(share, p, t, free_parts[k_pool], sources[k_pool])
                     position[p] = -1.0  # marks: margin already written
         for p in range(n_province):
             lam_p = _stack_position(stacks[p], target[p])
@@ -581,15 +603,13 @@ def dispatch(
                 unserved[t, p] = target[p] - capacity
             elif target[p] < 0.0:
                 surplus[t, p] = -target[p]
-            _write_generation(
-                generation, p, t, stacks[p], target[p], wind[t, p], solar[t, p], merit
-            )
+            _write_generation(generation, p, t, stacks[p], parts[p], target[p], sources)
             if position[p] < 0.0:
                 position[p] = 0.0
             else:
                 k = _marginal_segment(stacks[p], lam_p)
                 if k >= 0:
-                    _write_segment_share(share, p, t, k, merit, wind[t, p], solar[t, p])
+                    _write_segment_share(share, p, t, parts[p, k], sources[k])
     return (
         np.ascontiguousarray(generation.transpose(1, 2, 0)),
         np.ascontiguousarray(flow.T),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 from _common import INPUTS, parse_args, write_csv
 from calibrate_ev_temperature import calibrate
-from calibrate_grid import SOLAR_HOURS, WIND_HOURS, renewable_scales
+from calibrate_grid import SOLAR_HOURS, WIND_HOURS, gas_must_run_fraction, renewable_scales
 
 RF = "data/REFERENCE_FACTS.md"
 JAN_AUG_DAYS = 243  # 1 Jan - 31 Aug (non-leap)
@@ -65,6 +65,14 @@ def main() -> None:
             "kg CO2 MWh-1",
             "direct emissions only (no combustion)",
             "direct rate of solar generation",
+        ),
+        (
+            "emission_rate_biomass",
+            0,
+            "kg CO2 MWh-1",
+            f"{RF}: biogenic CO2 counted as zero, as in the MEE grid factors, which count fossil "
+            "generation only (national 0.5366 = fossil-only 0.8325 x a 64.5% fossil share, 2022, V)",
+            "direct fossil CO2 rate of biomass generation",
         ),
         (
             "ev_kwh_per_km_rated",
@@ -254,6 +262,24 @@ def main() -> None:
             "1",
             "ASSUMPTION (no published figure found; see inputs/README.md)",
             "heating-season must-run floor of coal CHP as a fraction of coal_chp capacity",
+        ),
+        (
+            "gas_must_run_fraction",
+            round(float(gas_must_run_fraction(INPUTS)), 4),
+            "1",
+            f"{RF}: gas ~3% of the 2023 generation mix (Ember, V); inputs/build/calibrate_grid.py. "
+            "ASSUMPTION: flat over the year (gas CHP and contracted gas; no hourly or provincial gas "
+            "output in data/)",
+            "share of gas capacity that runs every hour, set so that gas gives 3% of national demand; "
+            "gas above it is dispatched in merit order",
+        ),
+        (
+            "biomass_generation_share",
+            0.02,
+            "1",
+            f"{RF}: biomass ~2% of the 2023 generation mix (Ember, V). ASSUMPTION: the same share in "
+            "every province, flat over the year (no provincial biomass capacity in data/)",
+            "biomass generation (must-run) as a share of each province's annual demand",
         ),
         (
             "heating_season_start_month",
