@@ -55,6 +55,7 @@ for _path in (REPO, REPO / "benchmarks"):
 
 import hourlysim.runner  # noqa: E402, F401, I001  (every kernel module: part of the import time)
 from hourlysim import load_inputs  # noqa: E402
+from hourlysim.allocator import keep_freed_memory  # noqa: E402
 from hourlysim.charging import STRATEGIES  # noqa: E402
 from hourlysim.inputs import InputSet  # noqa: E402
 from hourlysim.scenario import Scenario  # noqa: E402
@@ -936,6 +937,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--child-options", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    kept = keep_freed_memory()  # as every task of a run does (hourlysim.allocator)
     logging.disable(logging.WARNING)  # the shipped grid's imbalance warnings, once per call
     if args.child:
         options = json.loads(args.child_options)
@@ -951,13 +953,18 @@ def main(argv: list[str] | None = None) -> int:
         skip |= {"compile", "memory", "scaling", "dask"}
 
     started = datetime.now(UTC)
-    report = {"started": started.isoformat(timespec="seconds"), "machine": machine()}
+    report = {
+        "started": started.isoformat(timespec="seconds"),
+        "machine": machine(),
+        "allocator_keeps_freed_memory": kept,
+    }
     inputs = load_inputs(args.inputs)
     case = make_case(inputs, args.cities, args.year)
     print(
         f"hourlysim benchmarks: {case.n_city} cities x {len(case.time)} h = "
         f"{case.city_hours:,} city-hours per strategy; best of {args.repeats}; "
-        f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}"
+        f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; freed memory kept: {kept} "
+        "(HOURLYSIM_KEEP_FREED_MEMORY=0 to measure without)"
     )
     rows, extra = measure_stages(
         case,

@@ -35,6 +35,7 @@ from bench_pipeline import _timed  # noqa: E402
 
 from hourlysim import load_inputs  # noqa: E402
 from hourlysim._kernels.tracing import consumption_intensity  # noqa: E402
+from hourlysim.allocator import keep_freed_memory  # noqa: E402
 from hourlysim.grid import merit_order, simulate_grid  # noqa: E402
 from hourlysim.inputs import InputSet  # noqa: E402
 from hourlysim.timeaxis import model_time  # noqa: E402
@@ -199,6 +200,8 @@ def main() -> None:
     parser.add_argument("--inputs", default=str(REPO / "inputs"))
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    kept = keep_freed_memory()  # as every task of a run does (hourlysim.allocator)
+    print(f"freed memory kept: {kept} (HOURLYSIM_KEEP_FREED_MEMORY=0 to measure without)")
     rows = measure(load_inputs(args.inputs), args.repeats)
     print(
         f"{'stage':38s} {'first s':>8s} {'steady s':>9s} {'province-h/s':>13s} {'reference':>24s}"

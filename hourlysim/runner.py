@@ -40,6 +40,7 @@ from .accounting import (
     ev_grid_draw,
     gasoline_emissions,
 )
+from .allocator import keep_freed_memory
 from .charging import charging_load
 from .demand import driving_demand
 from .errors import InputError
@@ -581,6 +582,7 @@ def _run_task(task: Task) -> Path:
     """Compute one task and write its part file (runs on a worker, or in this process)."""
     import dask
 
+    keep_freed_memory()  # once per process: see hourlysim.allocator
     scenario = task.scenario
     # no nested scheduling inside a task: its dask arrays (city chunks of the demand stage)
     # and xarray's choice of write lock use this thread only, never a client of the cluster
