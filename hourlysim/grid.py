@@ -425,7 +425,7 @@ def simulate_grid(
     all_to = np.array(all_to, np.int64)
     loss = np.array(loss, float)
 
-    emissions_kg = np.einsum("pst,s->pt", generation, rates.values)
+    emissions_kg = rates.values @ generation  # (source,) @ (province, source, time)
     total = generation.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         average = np.where(total > 0, emissions_kg / np.where(total > 0, total, 1.0), 0.0)
@@ -440,7 +440,7 @@ def simulate_grid(
     )
     traced = traced[:n_province]
     import_fraction = import_fraction[:n_province]
-    marginal = np.einsum("pst,s->pt", share, rates.values)
+    marginal = rates.values @ share
     used = generation[:, SOURCES.index("wind"), :] + generation[:, SOURCES.index("solar"), :]
     curtailment = np.maximum(wind + solar - used, 0.0)
     node_incidence = np.zeros((n_province, all_from.size))

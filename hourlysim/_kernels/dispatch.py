@@ -304,9 +304,10 @@ def _pool_position(members, stacks, net, low, high, loss, kinks):
     The hub balance is piecewise linear and non-decreasing in the position. Its kinks are
     the segment boundaries and, for each member, the positions where its output reaches
     its lower or upper link bound or its own net load (where the loss changes side). The
-    kinks are sorted, the pair around the root found by bisection over them, and the root
-    interpolated linearly between the two: exact, in about log2(number of kinks) steps.
-    ``kinks`` is scratch of at least ``N_SEGMENTS - 1 + 3 * members.size`` entries.
+    segment holding the root is found by bisection over the boundaries, then the kinks
+    inside it are sorted and bisected, and the root is interpolated linearly between the
+    two kinks around it: exact, in a few evaluations of the balance. ``kinks`` is scratch
+    of at least ``3 * members.size`` entries.
     """
     value_low = _pool_value(0.0, members, stacks, net, low, high, loss)
     if value_low >= 0.0:
@@ -315,37 +316,40 @@ def _pool_position(members, stacks, net, low, high, loss, kinks):
     value_high = _pool_value(top, members, stacks, net, low, high, loss)
     if value_high <= 0.0:
         return top
+    # the segment [lo, hi] with balance(lo) <= 0 < balance(hi)
+    lo = 0.0
+    hi = top
+    while hi - lo > 1.0:
+        mid = float(int(0.5 * (lo + hi)))
+        v = _pool_value(mid, members, stacks, net, low, high, loss)
+        if v <= 0.0:
+            lo, value_low = mid, v
+        else:
+            hi, value_high = mid, v
+    # the kinks inside it, sorted (a few at most)
     n = 0
-    for k in range(1, N_SEGMENTS):
-        kinks[n] = float(k)
-        n += 1
     for j in range(members.size):
         p = members[j]
         for bound in (low[p], high[p], net[p]):
             x = _stack_position(stacks, p, bound)
-            if 0.0 < x < top:
-                kinks[n] = x
+            if lo < x < hi:
+                i = n
+                while i > 0 and kinks[i - 1] > x:
+                    kinks[i] = kinks[i - 1]
+                    i -= 1
+                kinks[i] = x
                 n += 1
-    for i in range(1, n):  # insertion sort: a few dozen entries
-        x = kinks[i]
-        j = i - 1
-        while j >= 0 and kinks[j] > x:
-            kinks[j + 1] = kinks[j]
-            j -= 1
-        kinks[j + 1] = x
-    lo = 0.0
-    hi = top
     first = 0
     last = n
     while first < last:
-        mid = (first + last) // 2
-        v = _pool_value(kinks[mid], members, stacks, net, low, high, loss)
+        mid_index = (first + last) // 2
+        v = _pool_value(kinks[mid_index], members, stacks, net, low, high, loss)
         if v <= 0.0:
-            lo, value_low = kinks[mid], v
-            first = mid + 1
+            lo, value_low = kinks[mid_index], v
+            first = mid_index + 1
         else:
-            hi, value_high = kinks[mid], v
-            last = mid
+            hi, value_high = kinks[mid_index], v
+            last = mid_index
     if value_high > value_low:
         return lo + (0.0 - value_low) * (hi - lo) / (value_high - value_low)
     return lo
@@ -531,7 +535,7 @@ def dispatch(
     stacks = np.zeros((n_province, N_SEGMENTS))
     parts = np.zeros((n_province, N_SEGMENTS, 2))
     free_parts = np.zeros((1, N_SEGMENTS, 2))
-    kinks = np.zeros(N_SEGMENTS - 1 + 3 * n_province)
+    kinks = np.zeros(3 * n_province)
     sources = SEGMENT_SOURCES.copy()
     sources[SEG_FIRST, :] = merit[0]
     sources[SEG_SECOND, :] = merit[1]
