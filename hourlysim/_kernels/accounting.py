@@ -72,7 +72,9 @@ def attribute_ev_emissions(
     Every one of these is a city's draw times a rate of its node and hour, so the city-hours
     cost one multiplication each; the annual city x producer burdens are, per node ``j``,
     the product of its cities' draw (city x hour) with ``S[j, p]`` times the producer's rate
-    (hour x producer), taken in blocks of :data:`BURDEN_BLOCK_HOURS` hours by BLAS.
+    (hour x producer), taken in blocks of :data:`BURDEN_BLOCK_HOURS` hours by BLAS. Only
+    producers get a share column: the leading nodes up to the last one that generates or
+    whose emissions the EVs change (the hubs, numbered after the provinces, never do).
 
     Parameters
     ----------
@@ -107,7 +109,8 @@ def attribute_ev_emissions(
     unattributed : ndarray (time,)
         EV-caused emissions that no city could carry (no EV draw in the whole year) [t].
     residual : ndarray (time,)
-        Relative residual of the tracing solve [1].
+        Relative residual of the tracing solve [1]; 0 in an hour solved by substitution
+        alone (no loop), whose residual is rounding only (see ``solve_hour``).
     """
     n_city, n_time = draw.shape
     n_node = generation.shape[0]
@@ -139,13 +142,21 @@ def attribute_ev_emissions(
     residual = np.zeros(n_time)
     burden_consumption = np.zeros((n_city, n_node))
     burden_consequential = np.zeros((n_city, n_node))
+    # producers: the leading nodes, up to the last one that generates or whose emissions the
+    # EVs change; the nodes after it (hubs) would only add share columns of zeros
+    n_producer = 0
+    for j in range(n_node):
+        for t in range(n_time):
+            if generation[j, t] != 0.0 or ev_caused[j, t] != 0.0:
+                n_producer = j + 1
+                break
     # one block of hours: node x hour x producer rates, and the draw of the cities by node
-    consumption_block = np.zeros((n_node, block, n_node))
-    consequential_block = np.zeros((n_node, block, n_node))
+    consumption_block = np.zeros((n_node, block, n_producer))
+    consequential_block = np.zeros((n_node, block, n_producer))
     draw_block = np.zeros((n_city, block))
-    rhs = np.zeros((n_node, n_node))
-    share = np.zeros((n_node, n_node))
-    space = network_workspace(n_node, edge_from.size, n_node)
+    rhs = np.zeros((n_node, n_producer))
+    share = np.zeros((n_node, n_producer))
+    space = network_workspace(n_node, edge_from.size, n_producer)
     rate = np.zeros(n_node)
     supplied = np.zeros(n_node)
     per_supply = np.zeros(n_node)
@@ -155,10 +166,11 @@ def attribute_ev_emissions(
         stop = min(start + block, n_time)
         for t in range(start, stop):
             b = t - start
-            for j in range(n_node):
-                g = generation_hour[t, j]
-                rhs[j, j] = g
-                rate[j] = emissions[j, t] / g if g > 0.0 else 0.0
+            for p in range(n_producer):
+                g = generation_hour[t, p]
+                rhs[p, p] = g
+                rate[p] = emissions[p, t] / g if g > 0.0 else 0.0
+            # the residual of an hour solved by substitution alone is rounding: not checked
             _, _, residual[t] = trace_hour(
                 generation_hour[t],
                 edge_from,
@@ -168,21 +180,22 @@ def attribute_ev_emissions(
                 rhs,
                 share,
                 space,
+                False,
             )
             hour_draw = 0.0
             for j in range(n_node):
                 hour_draw += node_draw[t, j]
             # per_supply[p]: EV-caused emissions at p per MWh of EV power it supplies;
             # spread[p]: those no EV power traces to, per MWh of this hour's draw
-            for p in range(n_node):
+            for p in range(n_producer):
                 supplied[p] = 0.0
             for j in range(n_node):
                 nd = node_draw[t, j]
                 if nd != 0.0:
-                    for p in range(n_node):
+                    for p in range(n_producer):
                         supplied[p] += nd * share[j, p]
             spread_total = 0.0
-            for p in range(n_node):
+            for p in range(n_producer):
                 located[p, t] = supplied[p] * rate[p]
                 change = ev_caused[p, t]
                 per_supply[p] = 0.0
@@ -203,7 +216,7 @@ def attribute_ev_emissions(
                     continue  # no city draws at this node (a hub): its rates are unused
                 to_consumption = 0.0
                 to_consequential = spread_total
-                for p in range(n_node):
+                for p in range(n_producer):
                     s = share[j, p]
                     to_consumption += s * rate[p]
                     to_consequential += s * per_supply[p]
@@ -226,7 +239,7 @@ def attribute_ev_emissions(
             on_consequential = np.dot(cities, consequential_block[j])
             for position in range(first[j], first[j + 1]):
                 c = by_node[position]
-                for p in range(n_node):
+                for p in range(n_producer):
                     burden_consumption[c, p] += on_consumption[position - first[j], p]
                     burden_consequential[c, p] += on_consequential[position - first[j], p]
     consumption = np.empty((n_city, n_time))
