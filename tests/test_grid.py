@@ -96,7 +96,11 @@ def test_monthly_hydro_budget(grids, shipped_inputs, mode):
     gas_floor = shipped_inputs.provinces["capacity"].sel(capacity_source="gas") * (
         shipped_inputs.parameter("gas_must_run_fraction")
     )
-    heating = grid["time.month"].isin([11, 12, 1, 2, 3])
+    start = int(shipped_inputs.parameter("heating_season_start_month"))
+    end = int(shipped_inputs.parameter("heating_season_end_month"))
+    month = grid["time.month"]
+    wraps = start > end  # the season runs across the new year
+    heating = ((month >= start) | (month <= end)) if wraps else ((month >= start) & (month <= end))
     chp_floor = (
         shipped_inputs.provinces["capacity"].sel(capacity_source="coal_chp")
         * shipped_inputs.parameter("coal_chp_min_load_fraction")
