@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from hourlysim import load_inputs
+from hourlysim.errors import InputError
 from hourlysim.grid import SOURCES, hydro_monthly_shape, merit_order, simulate_grid
 from hourlysim.timeaxis import model_time
 from hourlysim.variables import annotate
@@ -233,3 +234,11 @@ def test_calibration_against_mee_2022(grids, shipped_inputs):
     _, national = calibrate.compare_with_mee(grids["pool"][0], mee)
     assert abs(national["error_pct"]) <= 5.0
     assert national["within_15"] > national["n_provinces"] / 2
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("gas_must_run_fraction", 1.5), ("biomass_generation_share", 1.0)]
+)
+def test_must_run_parameters_out_of_range(shipped_inputs, name, value):
+    with pytest.raises(InputError, match=rf"parameters\.csv.*{name} must be in"):
+        simulate_grid(shipped_inputs, TIME, parameters={name: value})
