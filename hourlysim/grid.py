@@ -221,6 +221,15 @@ def _optional(inputs: InputSet, overrides: dict, name: str, default: float) -> f
     return inputs.parameter(name) if name in inputs.parameters else default
 
 
+def _fraction(name: str, value: float, one: bool = False) -> float:
+    """``value`` if it lies in [0, 1) (in [0, 1] with ``one``); else an InputError naming
+    the parameter and parameters.csv."""
+    if not (0.0 <= value <= 1.0 if one else 0.0 <= value < 1.0):
+        interval = "[0, 1]" if one else "[0, 1)"
+        raise InputError(f"{name} must be in {interval}, got {value}", file="parameters.csv")
+    return value
+
+
 def _months(time: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
     """Month (0..11) of each hour and the first hour of each month (13 entries)."""
     month = np.asarray(time.month, dtype=np.int64) - 1
@@ -304,17 +313,8 @@ def simulate_grid(
         (months >= start) | (months <= end) if start > end else (months >= start) & (months <= end)
     )
     chp = cap("coal_chp")[:, None] * (p("coal_chp_min_load_fraction") * heating.astype(float))
-    gas_fraction = p("gas_must_run_fraction")
-    biomass_share = p("biomass_generation_share")
-    if not (0.0 <= gas_fraction <= 1.0):
-        raise InputError(
-            f"gas_must_run_fraction must be in [0, 1], got {gas_fraction}", file="parameters.csv"
-        )
-    if not (0.0 <= biomass_share < 1.0):
-        raise InputError(
-            f"biomass_generation_share must be in [0, 1), got {biomass_share}",
-            file="parameters.csv",
-        )
+    gas_fraction = _fraction("gas_must_run_fraction", p("gas_must_run_fraction"), one=True)
+    biomass_share = _fraction("biomass_generation_share", p("biomass_generation_share"))
     gas_must_run = np.repeat((cap("gas") * gas_fraction)[:, None], n_time, axis=1)
     biomass = np.repeat((biomass_share * demand.sum(axis=1) / n_time)[:, None], n_time, axis=1)
 
@@ -342,13 +342,13 @@ def simulate_grid(
         annual = np.where(region[corridor_from] == region[corridor_to], 0.0, annual)
     hourly_schedule = annual / HOURS_PER_YEAR
     schedule = np.repeat(hourly_schedule[:, None], n_time, axis=1)
-    corridor_loss = np.full(
-        corridor_from.size, _optional(inputs, overrides, "corridor_loss_fraction", 0.0)
+    corridor_loss, hub_loss = (
+        np.full(size, _fraction(name, _optional(inputs, overrides, name, 0.0)))
+        for name, size in (
+            ("corridor_loss_fraction", corridor_from.size),
+            ("hub_loss_fraction", n_province),
+        )
     )
-    hub_loss = np.full(n_province, _optional(inputs, overrides, "hub_loss_fraction", 0.0))
-    for name, value in (("corridor_loss_fraction", corridor_loss), ("hub_loss_fraction", hub_loss)):
-        if value.size and not (0.0 <= value[0] < 1.0):
-            raise InputError(f"{name} must be in [0, 1), got {value[0]}", file="parameters.csv")
     if exchange == "pool":
         regions = sorted(set(region))
         pool = np.array([regions.index(r) for r in region], np.int64)

@@ -237,8 +237,14 @@ def test_calibration_against_mee_2022(grids, shipped_inputs):
 
 
 @pytest.mark.parametrize(
-    ("name", "value"), [("gas_must_run_fraction", 1.5), ("biomass_generation_share", 1.0)]
+    ("name", "value"),
+    [
+        ("gas_must_run_fraction", 1.5),
+        ("biomass_generation_share", 1.0),
+        ("corridor_loss_fraction", -0.1),
+        ("hub_loss_fraction", 1.0),
+    ],
 )
-def test_must_run_parameters_out_of_range(shipped_inputs, name, value):
+def test_fraction_parameters_out_of_range(shipped_inputs, name, value):
     with pytest.raises(InputError, match=rf"parameters\.csv.*{name} must be in"):
         simulate_grid(shipped_inputs, TIME, parameters={name: value})
