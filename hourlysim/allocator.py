@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import os
 
@@ -34,9 +35,8 @@ MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024
 TRIM_THRESHOLD_BYTES = 1024 * 1024 * 1024
 OPT_OUT_VARIABLE = "HOURLYSIM_KEEP_FREED_MEMORY"
 
-_state: dict[str, bool] = {}
 
-
+@functools.cache
 def keep_freed_memory() -> bool:
     """Keep freed memory in this process for reuse (glibc); once per process.
 
@@ -47,12 +47,6 @@ def keep_freed_memory() -> bool:
         the environment opts out (``HOURLYSIM_KEEP_FREED_MEMORY=0``) or the C library has
         no ``mallopt`` or refuses the values.
     """
-    if "applied" not in _state:
-        _state["applied"] = _apply()
-    return _state["applied"]
-
-
-def _apply() -> bool:
     if os.environ.get(OPT_OUT_VARIABLE, "1").strip() == "0":
         return False
     try:

@@ -10,9 +10,11 @@ from hourlysim import allocator
 
 
 @pytest.fixture
-def fresh_state(monkeypatch):
-    """Forget whether this process applied the setting (restored afterwards)."""
-    monkeypatch.setattr(allocator, "_state", {})
+def fresh_state():
+    """Forget whether this process applied the setting (and forget the test's answer)."""
+    allocator.keep_freed_memory.cache_clear()
+    yield
+    allocator.keep_freed_memory.cache_clear()
 
 
 def test_opt_out_leaves_the_allocator_alone(fresh_state, monkeypatch):
@@ -28,10 +30,10 @@ def test_applied_once_per_process_on_glibc(fresh_state, monkeypatch):
     monkeypatch.delenv(allocator.OPT_OUT_VARIABLE, raising=False)
     assert allocator.keep_freed_memory() is True
 
-    def fail():
+    def fail(*args):
         raise AssertionError("applied twice")
 
-    monkeypatch.setattr(allocator, "_apply", fail)
+    monkeypatch.setattr(allocator.ctypes, "CDLL", fail)
     assert allocator.keep_freed_memory() is True
 
 
