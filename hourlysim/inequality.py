@@ -408,32 +408,40 @@ def city_indicators(
         (Theil with a negative reduction, any index with a national reduction <= 0) is NaN
         for it, with a logged warning naming the method and the reason.
     """
-    # NaN propagates (skipna=False): an undefined hour must not vanish from the annual sum
-    ev = accounting["ev_emissions"].sum("time", skipna=False)
-    gasoline = accounting["gasoline_emissions"].sum("time", skipna=False)
-    reduction = gasoline - ev
-    safe_fleet = fleet.where(fleet > 0)
-    result = xr.Dataset(
-        {
-            "annual_ev_emissions": ev,
-            "annual_gasoline_emissions": gasoline,
-            "annual_reduction": reduction,
-            "reduction_per_capita": reduction / population,
-            "reduction_per_vehicle": (reduction / safe_fleet).fillna(0.0),
-            "ev_to_gasoline_ratio": (ev / gasoline.where(gasoline > 0)).fillna(0.0),
-        }
+    # plain arrays (method, city), summed in float64; NaN propagates: an undefined hour must
+    # not vanish from the annual sum. One Dataset is built at the end (no per-variable merge).
+    hourly = accounting["ev_emissions"].transpose("method", "city", "time")
+    cities, methods = hourly["city"], hourly["method"].values
+    ev = hourly.values.sum(axis=2, dtype=np.float64)
+    gasoline = (
+        accounting["gasoline_emissions"]
+        .transpose("city", "time")
+        .values.sum(axis=1, dtype=np.float64)
     )
-    methods = ev["method"].values
-    per_capita = result["reduction_per_capita"].transpose("method", "city")
-    weights = _along_city(population, per_capita["city"], "population")
+    reduction = gasoline - ev
+    weights = _along_city(population, cities, "population").astype(np.float64)
+    vehicles = _along_city(fleet, cities, "fleet").astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_capita = reduction / weights
+        per_vehicle = np.where(vehicles > 0, reduction / np.where(vehicles > 0, vehicles, 1), 0.0)
+        ratio = np.where(gasoline > 0, ev / np.where(gasoline > 0, gasoline, 1), 0.0)
+    by_city, by_method = ("method", "city"), ("method",)
+    variables = {
+        "annual_ev_emissions": (by_city, ev),
+        "annual_gasoline_emissions": ("city", gasoline),
+        "annual_reduction": (by_city, reduction),
+        "reduction_per_capita": (by_city, per_capita),
+        "reduction_per_vehicle": (by_city, per_vehicle),
+        "ev_to_gasoline_ratio": (by_city, ratio),
+    }
 
-    def values(method: str) -> np.ndarray:
-        return per_capita.sel({"method": method}).values
+    position = {method: i for i, method in enumerate(methods)}
+
+    def values(method: str, of: np.ndarray = per_capita) -> np.ndarray:
+        return of[position[method]]
 
     def national(name: str, compute: Callable[[str], float]) -> None:
-        result[name] = xr.DataArray(
-            _per_method(name, methods, compute), dims="method", coords={"method": methods}
-        )
+        variables[name] = (by_method, np.array(_per_method(name, methods, compute), float))
 
     national("gini", lambda m: gini(values(m), weights))
     national("theil", lambda m: theil(values(m), weights))
@@ -444,18 +452,11 @@ def city_indicators(
         lambda m: lorenz_curve(values(m), weights, shares)[1],
         shape=(LORENZ_POINTS,),
     )
-    result["lorenz"] = xr.DataArray(
-        np.array(curves),
-        dims=("method", "population_share"),
-        coords={"method": methods, "population_share": shares},
-    )
-    result["population_share"].attrs.update(
-        units="1", long_name="cumulative population share, cities by per-capita reduction"
-    )
+    variables["lorenz"] = (("method", "population_share"), np.array(curves))
     for suffix, groups in (("province", province), ("grid_region", grid_region)):
         if groups is None:
             continue
-        labels = _along_city(groups, per_capita["city"], suffix)
+        labels = _along_city(groups, cities, suffix)
         parts = _per_method(
             f"theil by {suffix}",
             methods,
@@ -465,33 +466,36 @@ def city_indicators(
         )
         parts = np.array(parts)
         for column, part in ((1, "between"), (2, "within")):
-            result[f"theil_{part}_{suffix}"] = xr.DataArray(
-                parts[:, column], dims="method", coords={"method": methods}
-            )
+            variables[f"theil_{part}_{suffix}"] = (by_method, parts[:, column])
     if gdp_per_capita is not None:
-        ranking = _along_city(gdp_per_capita, per_capita["city"], "gdp_per_capita")
+        ranking = _along_city(gdp_per_capita, cities, "gdp_per_capita")
         national("concentration_index", lambda m: concentration_index(values(m), ranking, weights))
     if "emissions_in_poorer_cities" in accounting:
-        poorer = accounting["emissions_in_poorer_cities"].reindex(method=methods)
-        annual = ev.transpose(*poorer.dims)
-        result["poorer_city_emission_share"] = poorer / annual.where(annual > 0)
+        located = accounting["emissions_in_poorer_cities"].transpose("method", "city")
         # methods the accounting locates: in its method coordinate and not all NaN (a
         # dataset with every method on its coordinate holds NaN for the others)
-        located = accounting["emissions_in_poorer_cities"]
-        covered = {
-            m for m in located["method"].values if not located.sel({"method": m}).isnull().all()
-        }
-        result["national_poorer_city_emission_share"] = xr.DataArray(
-            _per_method(
-                "national_poorer_city_emission_share",
-                [m for m in methods if m in covered],
-                lambda m: poorer_city_share(
-                    poorer.sel({"method": m}).values, annual.sel({"method": m}).values
-                ),
-            ),
-            dims="method",
-            coords={"method": [m for m in methods if m in covered]},
-        ).reindex(method=methods)
+        row = {m: i for i, m in enumerate(located["method"].values)}
+        located_values = located.values
+        if not located.indexes["city"].equals(cities.to_index()):
+            located_values = located.sel(city=cities).values
+        poorer = np.full(ev.shape, np.nan)
+        for i, method in enumerate(methods):
+            if method in row:
+                poorer[i] = located_values[row[method]]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            variables["poorer_city_emission_share"] = (
+                by_city,
+                poorer / np.where(ev > 0, ev, np.nan),
+            )
+        covered = [i for i in range(len(methods)) if not np.isnan(poorer[i]).all()]
+        national_share = np.full(len(methods), np.nan)
+        national_share[covered] = _per_method(
+            "national_poorer_city_emission_share",
+            [methods[i] for i in covered],
+            lambda m: poorer_city_share(values(m, poorer), values(m, ev)),
+        )
+        variables["national_poorer_city_emission_share"] = (by_method, national_share)
+
     units = {
         "annual_ev_emissions": "t",
         "annual_gasoline_emissions": "t",
@@ -499,6 +503,14 @@ def city_indicators(
         "reduction_per_capita": "t person-1",
         "reduction_per_vehicle": "t vehicle-1",
     }
-    for name in result.data_vars:
-        result[name].attrs["units"] = units.get(name, "1")
+    result = xr.Dataset(
+        {
+            name: (dims, data, {"units": units.get(name, "1")})
+            for name, (dims, data) in variables.items()
+        },
+        coords={"method": methods, "city": cities.values, "population_share": shares},
+    )
+    result["population_share"].attrs.update(
+        units="1", long_name="cumulative population share, cities by per-capita reduction"
+    )
     return result
