@@ -83,6 +83,43 @@ def gasoline_emissions(gasoline_litres: xr.DataArray, kg_co2_per_litre: float) -
     return emissions
 
 
+def gasoline_counterfactual(
+    gasoline_litres: xr.DataArray, inputs: InputSet, parameters: dict | None = None
+) -> xr.Dataset:
+    """The gasoline counterfactual of every city-hour: well-to-wheel and tank-to-wheel CO2.
+
+    The same for every charging strategy of a year, so a caller that accounts several
+    strategies computes it once and hands it to :func:`account`.
+
+    Parameters
+    ----------
+    gasoline_litres : xr.DataArray (city, time)
+        Gasoline the replaced cars would burn [L].
+    inputs : InputSet
+        Input set (parameters ``gasoline_kg_co2_per_l_well_to_wheel`` and
+        ``gasoline_kg_co2_per_l_tank_to_wheel`` [kg CO2 L-1]).
+    parameters : dict, optional
+        Overrides of those parameters.
+
+    Returns
+    -------
+    xr.Dataset
+        ``gasoline_emissions`` (well-to-wheel) and ``gasoline_tailpipe_emissions``
+        (tank-to-wheel), (city, time) [t].
+    """
+    overrides = parameters or {}
+    litres = gasoline_litres.transpose("city", "time")
+    return xr.Dataset(
+        {
+            variable: gasoline_emissions(litres, float(overrides.get(name, inputs.parameter(name))))
+            for variable, name in (
+                ("gasoline_emissions", "gasoline_kg_co2_per_l_well_to_wheel"),
+                ("gasoline_tailpipe_emissions", "gasoline_kg_co2_per_l_tank_to_wheel"),
+            )
+        }
+    )
+
+
 # ---------------------------------------------------------------- plant placement
 
 
@@ -285,6 +322,8 @@ def attribution_arguments(
     """
     city = draw["city"].values
     cities = inputs.cities.sel(city=city)
+    if not grid.indexes["province"].equals(base_grid.indexes["province"]):
+        raise ValueError("the grids with and without EVs list their provinces differently")
     provinces = [str(v) for v in grid["province"].values]
     nodes, edge_from, edge_to, flow, loss = _nodes(grid, inputs)
     n_node = len(nodes)
@@ -296,15 +335,15 @@ def attribution_arguments(
     annual = values.sum(axis=1)
     total_draw = annual.sum()
     annual_share = annual / total_draw if total_draw > 0 else np.zeros_like(annual)
-    caused = grid["production_emissions"] - base_grid["production_emissions"]
+    emissions = _on_nodes(grid["production_emissions"], n_node)
     return (
         values,
         city_node,
         city_weight.sel(city=city).values,
         annual_share,
         _on_nodes(grid["generation"].sum("source"), n_node),
-        _on_nodes(grid["production_emissions"], n_node),
-        _on_nodes(caused, n_node),
+        emissions,
+        emissions - _on_nodes(base_grid["production_emissions"], n_node),
         edge_from,
         edge_to,
         flow,
@@ -314,12 +353,13 @@ def attribution_arguments(
 
 def account(
     draw: xr.DataArray,
-    gasoline_litres: xr.DataArray,
+    gasoline_litres: xr.DataArray | None,
     grid: xr.Dataset,
     base_grid: xr.Dataset,
     inputs: InputSet,
     parameters: dict | None = None,
     city_weight: xr.DataArray | None = None,
+    counterfactual: xr.Dataset | None = None,
 ) -> xr.Dataset:
     """EV emissions by method, the gasoline counterfactual and where the emissions occur.
 
@@ -327,8 +367,9 @@ def account(
     ----------
     draw : xr.DataArray (city, time)
         EV electricity at generation level [MWh].
-    gasoline_litres : xr.DataArray (city, time)
-        Gasoline the replaced cars would burn over the same km [L].
+    gasoline_litres : xr.DataArray (city, time) or None
+        Gasoline the replaced cars would burn over the same km [L]; may be None when
+        ``counterfactual`` is given.
     grid, base_grid : xr.Dataset
         :func:`hourlysim.grid.simulate_grid` with and without the EV draw.
     inputs : InputSet
@@ -340,6 +381,10 @@ def account(
     city_weight : xr.DataArray (city,), optional
         :func:`city_weights` of the draw's cities and year [1], when the caller already has
         it (it is the same for every strategy of a year); computed here otherwise.
+    counterfactual : xr.Dataset, optional
+        :func:`gasoline_counterfactual` of the same cities and hours, when the caller already
+        has it (the same for every strategy of a year); computed from ``gasoline_litres``
+        otherwise.
 
     Returns
     -------
@@ -353,19 +398,24 @@ def account(
         -1 exporter; 0 balanced within :data:`BALANCE_TOLERANCE`; ``territorial`` is 0 by
         definition). The hourly reduction is ``gasoline_emissions - ev_emissions``; it is
         not stored.
+
+    Raises
+    ------
+    ValueError
+        If neither ``gasoline_litres`` nor ``counterfactual`` is given.
     """
-    overrides = parameters or {}
-
-    def p(name):
-        return float(overrides.get(name, inputs.parameter(name)))
-
+    if counterfactual is None:
+        if gasoline_litres is None:
+            raise ValueError("account needs gasoline_litres or its counterfactual")
+        counterfactual = gasoline_counterfactual(gasoline_litres, inputs, parameters)
     city = draw["city"].values
     cities = inputs.cities.sel(city=city)
     provinces = [str(v) for v in grid["province"].values]
+    n_province = len(provinces)
     arguments = attribution_arguments(draw, grid, base_grid, inputs, city_weight)
     values, city_node, weights = arguments[:3]
+    caused = arguments[6][:n_province]
     annual = values.sum(axis=1)
-    caused = grid["production_emissions"] - base_grid["production_emissions"]
     (
         consumption,
         consequential,
@@ -386,19 +436,22 @@ def account(
             "accounting: %.6g t of EV-caused emissions with no EV draw in the year to carry them",
             unattributed.sum(),
         )
-    # intensity [kg MWh-1] x MWh / 1000 = t CO2
-    per_method = {
+    # each method's hourly emissions written straight into one (method, city, time) array;
+    # average and marginal: intensity [kg MWh-1] / 1000 x MWh = t CO2
+    ev = np.empty((len(METHODS), *values.shape))
+    traced = {
         "territorial": territorial,
         "consumption": consumption,
         "consequential": consequential,
-        **{
-            m: at_province_rate(values, city_node, grid[INTENSITY_VARIABLE[m]].values) / 1000.0
-            for m in ("average", "marginal")
-        },
     }
-    ev = np.stack([per_method[m] for m in METHODS])
+    for m, method in enumerate(METHODS):
+        if method in traced:
+            ev[m] = traced[method]
+        else:
+            rate = grid[INTENSITY_VARIABLE[method]].transpose("province", "time").values
+            at_province_rate(values, city_node, rate / 1000.0, ev[m])
+    del traced, consumption, consequential, territorial
     annual_ev = ev.sum(axis=2)
-    n_province = len(provinces)
     burden = np.zeros((len(METHODS), len(city), n_province))
     for m, method in enumerate(METHODS):
         if method == "consumption":
@@ -418,21 +471,29 @@ def account(
         located = weights * burden[m].sum(axis=0)[city_node]
         carbon_class[m] = classify(annual_ev[m], located)
 
-    imported = at_province_rate(values, city_node, grid["import_fraction"].values)
+    # annual imported electricity of each city: its draw dotted with its province's import
+    # fraction, province by province (no city x hour product is kept)
+    fraction = grid["import_fraction"].transpose("province", "time").values
+    imported = np.zeros(len(city))
+    for j in np.unique(city_node):
+        members = np.flatnonzero(city_node == j)
+        imported[members] = values[members] @ fraction[j]
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(annual > 0, imported.sum(axis=1) / np.where(annual > 0, annual, 1), 0.0)
-    litres = gasoline_litres.transpose("city", "time")
+        share = np.where(annual > 0, imported / np.where(annual > 0, annual, 1), 0.0)
+    time_axis = draw["time"].values
+    gasoline = counterfactual.transpose("city", "time")
+    for dim, labels in (("city", city), ("time", time_axis)):
+        if not gasoline.indexes[dim].equals(pd.Index(labels)):
+            raise ValueError(f"the gasoline counterfactual and the draw differ in their {dim}s")
     result = xr.Dataset(
         {
             "ev_emissions": (("method", "city", "time"), ev),
-            "gasoline_emissions": gasoline_emissions(
-                litres, p("gasoline_kg_co2_per_l_well_to_wheel")
-            ),
-            "gasoline_tailpipe_emissions": gasoline_emissions(
-                litres, p("gasoline_kg_co2_per_l_tank_to_wheel")
-            ),
+            **{
+                name: gasoline[name].variable
+                for name in ("gasoline_emissions", "gasoline_tailpipe_emissions")
+            },
             "import_share": ("city", share),
-            "ev_caused_emissions": caused.transpose("province", "time"),
+            "ev_caused_emissions": (("province", "time"), caused),
             "burden_province": (("method", "city", "producer"), burden),
             "emissions_in_poorer_cities": (("method", "city"), poorer),
             "carbon_class": (("method", "city"), carbon_class),
@@ -440,7 +501,8 @@ def account(
         coords={
             "method": list(METHODS),
             "city": city,
-            "time": draw["time"].values,
+            "time": time_axis,
+            "province": provinces,
             "producer": provinces,
         },
     )

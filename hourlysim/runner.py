@@ -38,7 +38,7 @@ from .accounting import (
     account,
     city_weights,
     ev_grid_draw,
-    gasoline_emissions,
+    gasoline_counterfactual,
 )
 from .allocator import keep_freed_memory
 from .charging import charging_load
@@ -119,6 +119,7 @@ class YearContext:
         self.gasoline_litres = self.demand["gasoline_litres"].sum("segment", skipna=False)
         self.ev_fleet = self.demand["ev_fleet"].sum("segment", skipna=False)
         self.city_weight = city_weights(inputs, inputs.cities, year)
+        self.counterfactual = gasoline_counterfactual(self.gasoline_litres, inputs, self.overrides)
         tell(f"{year}: driving demand")
         self.base_grid = simulate_grid(
             inputs, self.time, None, self.overrides, exchange=scenario.grid_exchange
@@ -132,18 +133,15 @@ class YearContext:
     def common(self) -> xr.Dataset:
         """Strategy-independent outputs (inputs to the stages and the counterfactual)."""
         demand = self.demand
-        gasoline = gasoline_emissions(
-            self.gasoline_litres, self.parameter("gasoline_kg_co2_per_l_well_to_wheel")
-        )
         data = xr.Dataset(
             {
                 "temperature": self.temperature.astype(np.float32),
                 "driving_km": demand["driving_km"].astype(np.float32),
                 "battery_energy": demand["battery_energy"].astype(np.float32),
-                "gasoline_emissions": gasoline.astype(np.float32),
-                "gasoline_tailpipe_emissions": gasoline_emissions(
-                    self.gasoline_litres, self.parameter("gasoline_kg_co2_per_l_tank_to_wheel")
-                ).astype(np.float32),
+                **{
+                    name: self.counterfactual[name].astype(np.float32)
+                    for name in ("gasoline_emissions", "gasoline_tailpipe_emissions")
+                },
                 "ev_fleet": self.ev_fleet,
                 "demand": self.base_grid["demand"].reset_coords(drop=True),
             }
@@ -188,12 +186,13 @@ class YearContext:
         )
         accounting = account(
             draw,
-            self.gasoline_litres,
+            None,
             grid,
             self.base_grid,
             inputs,
             self.overrides,
             city_weight=self.city_weight,
+            counterfactual=self.counterfactual,
         )
         region = inputs.provinces["grid_region"].sel(province=city_province.values)
         indicators = city_indicators(

@@ -20,6 +20,7 @@ from hourlysim.accounting import (
     account,
     classify,
     ev_grid_draw,
+    gasoline_counterfactual,
     plant_cities,
 )
 from hourlysim.inputs import InputSet
@@ -180,6 +181,31 @@ def test_conservation_in_the_hand_case(tmp_path):
         by_city.sel({"method": "territorial"}), by_city.sel({"method": "consumption"})
     )
     np.testing.assert_allclose(result["burden_province"].sum("producer"), ev.sum("time"))
+
+
+def test_counterfactual_given_once_gives_the_same_accounting(tmp_path):
+    """A caller that accounts several strategies hands over the year's gasoline
+    counterfactual instead of the litres; the result is the same, and a counterfactual
+    on other hours, or neither input, is refused."""
+    generation = [[100.0, 100.0, 100.0], [50.0, 50.0, 50.0]]
+    grid = _grid([[80.0, 80.0, 80.0], [0.0, 0.0, 0.0]], generation, [[50.0, 50.0, 0.0]])
+    base = _grid([[60.0, 78.0, 76.0], [3.0, 0.0, 1.0]], generation, [[50.0, 50.0, 0.0]])
+    draw = _draw([[10.0, 0.0, 6.0], [0.0, 0.0, 0.0], [20.0, 0.0, 0.0]])
+    litres = _draw([[4.0, 0.0, 0.0], [0.0, 0.0, 0.0], [2.0, 2.0, 0.0]])
+    inputs = _inputs(tmp_path)
+    counterfactual = gasoline_counterfactual(litres, inputs)
+    direct = account(draw, litres, grid, base, inputs)
+    handed = account(draw, None, grid, base, inputs, counterfactual=counterfactual)
+    xr.testing.assert_identical(direct, handed)
+    well_to_wheel = inputs.parameter("gasoline_kg_co2_per_l_well_to_wheel")
+    np.testing.assert_allclose(
+        handed["gasoline_emissions"].values, litres.values * well_to_wheel / 1000.0
+    )
+    shifted = counterfactual.assign_coords(time=TIME + pd.Timedelta("1h"))
+    with pytest.raises(ValueError, match="differ in their times"):
+        account(draw, None, grid, base, inputs, counterfactual=shifted)
+    with pytest.raises(ValueError, match="gasoline_litres or its counterfactual"):
+        account(draw, None, grid, base, inputs)
 
 
 def test_hub_nodes_and_losses_from_corridor_coords(tmp_path):

@@ -12,10 +12,10 @@ BURDEN_BLOCK_HOURS = 256
 
 
 @kernel
-def at_province_rate(ev_grid_draw, city_province, rate):
-    """Each city's EV electricity times an hourly rate of its province.
+def at_province_rate(ev_grid_draw, city_province, rate, out):
+    """Each city's EV electricity times an hourly rate of its province, into ``out``.
 
-    With ``rate`` an intensity [kg CO2 MWh-1] this gives emissions [kg CO2]; with the
+    With ``rate`` an intensity [t CO2 MWh-1] this gives emissions [t CO2]; with the
     province's import fraction [1], the imported part of the electricity [MWh].
 
     Parameters
@@ -26,19 +26,21 @@ def at_province_rate(ev_grid_draw, city_province, rate):
         Province index of each city.
     rate : ndarray (province, time)
         Per-MWh rate of each province and hour [any unit per MWh].
+    out : ndarray (city, time)
+        Filled with ``ev_grid_draw[c, t] * rate[province(c), t]`` [MWh x rate unit] (any
+        float dtype: the caller's result array, so nothing is allocated or copied here).
 
     Returns
     -------
     ndarray (city, time)
-        ``ev_grid_draw[c, t] * rate[province(c), t]`` [MWh x rate unit].
+        ``out``.
     """
     n_city, n_time = ev_grid_draw.shape
-    product = np.empty((n_city, n_time))
     for c in range(n_city):
         p = city_province[c]
         for t in range(n_time):
-            product[c, t] = ev_grid_draw[c, t] * rate[p, t]
-    return product
+            out[c, t] = ev_grid_draw[c, t] * rate[p, t]
+    return out
 
 
 @kernel
