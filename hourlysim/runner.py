@@ -175,7 +175,14 @@ class YearContext:
         )
 
     def strategy(self, strategy: str) -> xr.Dataset:
-        """Charging, grid with EVs, accounting and indicators under one strategy."""
+        """Charging, grid with EVs, accounting and indicators under one strategy: one
+        labelled dataset with a ``strategy`` dimension of length 1 (what a task writes)."""
+        data = assemble(_single_precision(self.strategy_pieces(strategy)))
+        return self._label(data.expand_dims(strategy=[strategy]))
+
+    def strategy_pieces(self, strategy: str) -> dict[str, xr.DataArray]:
+        """The output variables of one strategy, at the precision they were computed in and
+        without labels (:func:`simulate_year` stacks them, :meth:`strategy` assembles them)."""
         inputs, cities = self.inputs, self.inputs.cities
         city_province = cities["city_province"]
         load = self.charging(strategy)
@@ -203,8 +210,7 @@ class YearContext:
             province=city_province,
             grid_region=xr.DataArray(region.values, dims="city", coords={"city": cities["city"]}),
         )
-        data = _strategy_slice(load, draw, grid, accounting, indicators)
-        return self._label(data.expand_dims(strategy=[strategy]))
+        return _strategy_pieces(load, draw, grid, accounting, indicators)
 
     def _label(self, data: xr.Dataset) -> xr.Dataset:
         cities = self.inputs.cities
@@ -291,16 +297,57 @@ def simulate_year(
     """
     tell = progress or (lambda message: None)
     context = YearContext(inputs, scenario, year, tell)
-    slices = []
-    for strategy in scenario.strategies:
-        slices.append(context.strategy(strategy))
+    strategies = list(scenario.strategies)
+    stacked: dict[str, tuple] = {}
+    layout = None
+    for position, strategy in enumerate(strategies):
+        pieces = context.strategy_pieces(strategy)
+        if layout is None:
+            # the first strategy fixes every variable's dims, labels, dtype and attributes;
+            # each strategy is then cast straight into its row (no per-strategy copies)
+            layout = assemble(pieces)
+            for name, piece in pieces.items():
+                dtype = np.float32 if name in SINGLE_PRECISION else piece.dtype
+                values = np.empty((len(strategies), *piece.shape), dtype)
+                stacked[name] = (("strategy", *piece.dims), values, piece.attrs)
+        for name, piece in pieces.items():
+            _check_like(layout[name], piece, name, strategy)
+            stacked[name][1][position] = piece.values
+        del pieces
         tell(f"{year}: {strategy}")
-    return annotate(
-        xr.merge([xr.concat(slices, dim="strategy"), context.common()], combine_attrs="drop")
+    data = xr.Dataset(
+        stacked,
+        coords={**{dim: layout.indexes[dim] for dim in layout.dims}, "strategy": strategies},
     )
+    data = xr.merge([context._label(data), context.common()], combine_attrs="drop")
+    return annotate(data)
 
 
-def _strategy_slice(load, draw, grid, accounting, indicators) -> xr.Dataset:
+def _check_like(first: xr.DataArray, piece: xr.DataArray, name: str, strategy: str) -> None:
+    """Refuse a strategy's variable whose dims or labels differ from the first strategy's
+    (stacking by position must not mix up cities or hours)."""
+    if piece.dims != first.dims or any(
+        not piece.indexes[dim].equals(first.indexes[dim]) for dim in piece.indexes
+    ):
+        raise ValueError(f"'{name}' of strategy {strategy} is laid out unlike the first's")
+
+
+#: output variables stored in single precision (the large hourly arrays; the engine computes
+#: in float64 and every sum over hours is taken before this cast)
+SINGLE_PRECISION = frozenset(
+    {"charging_load", "ev_grid_draw", "ev_emissions", "generation", "marginal_source_share", "flow"}
+)
+
+
+def _single_precision(pieces: dict[str, xr.DataArray]) -> dict[str, xr.DataArray]:
+    """``pieces`` with the :data:`SINGLE_PRECISION` variables cast to float32."""
+    return {
+        name: piece.astype(np.float32, keep_attrs=True) if name in SINGLE_PRECISION else piece
+        for name, piece in pieces.items()
+    }
+
+
+def _strategy_pieces(load, draw, grid, accounting, indicators) -> dict[str, xr.DataArray]:
     hourly_grid = grid[
         [
             "generation",
@@ -329,20 +376,7 @@ def _strategy_slice(load, draw, grid, accounting, indicators) -> xr.Dataset:
         **hourly_grid.data_vars,
         **indicators.data_vars,
     }
-    single = {
-        "charging_load",
-        "ev_grid_draw",
-        "ev_emissions",
-        "generation",
-        "marginal_source_share",
-        "flow",
-    }
-    return assemble(
-        {
-            name: piece.astype(np.float32, keep_attrs=True) if name in single else piece
-            for name, piece in pieces.items()
-        }
-    )
+    return pieces
 
 
 def assemble(pieces: dict[str, xr.DataArray]) -> xr.Dataset:

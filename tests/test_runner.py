@@ -242,19 +242,15 @@ def test_written_cube_equals_in_memory_year(small_run, small_inputs):
         _scenario(Path(small_inputs).parent, small_inputs, strategies=f"[{', '.join(STRATEGIES)}]")
     )
     in_memory = simulate_year(load_inputs(small_inputs), scenario, 2020)
-    for name in (
-        "charging_load",
-        "ev_emissions",
-        "generation",
-        "import_share",
-        "gini",
-        "temperature",
-        "battery_energy",
-        "demand",
-    ):
+    assert set(in_memory.data_vars) == set(small_run.data_vars)
+    for name in in_memory.data_vars:
         written = small_run[name].isel(year=0)
-        assert written.dims == in_memory[name].dims
-        np.testing.assert_allclose(written.values, in_memory[name].values, rtol=1e-6, atol=1e-6)
+        assert written.dims == in_memory[name].dims, name
+        assert written.dtype == in_memory[name].dtype, name
+        assert written.attrs.get("units") == in_memory[name].attrs.get("units"), name
+        np.testing.assert_allclose(
+            written.values, in_memory[name].values, rtol=1e-6, atol=1e-6, err_msg=name
+        )
 
 
 def test_city_297_selection(shipped_inputs, tmp_path):
