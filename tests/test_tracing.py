@@ -13,8 +13,10 @@ from hourlysim._kernels.tracing import (
     SOLVED_DENSE,
     SOLVED_LEAST_SQUARES,
     consumption_intensity,
+    network_workspace,
+    trace_shares_hour,
 )
-from hourlysim.flow_tracing import supply_shares, trace, trace_flows
+from hourlysim.flow_tracing import _edges, supply_shares, trace, trace_flows
 
 
 def _network(rng, n_node, n_hour, hub=True, loss=True):
@@ -177,6 +179,48 @@ def test_supply_shares_rows_sum_to_one_and_give_the_intensity(seed):
     )
     # a hub generates nothing, so nothing is supplied from it
     np.testing.assert_array_equal(share[:, :, 0], 0.0)
+
+
+def test_sparse_supply_shares_equal_the_dense_solve():
+    """The accounting's sparse rows (``trace_shares_hour``), kept from hour to hour as the
+    kernel keeps them, hold exactly the dense supply shares, and their lists name exactly
+    the nonzero entries; over these seeds some hours are acyclic (sparse substitution) and
+    some have loops (dense solve)."""
+    statuses = set()
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        generation, emissions, flows, losses = _network(rng, 7, 10, hub=False)
+        flows[rng.random(flows.shape) < 0.5] = 0.0  # fewer edges: many hours without loops
+        dense = supply_shares(generation, flows, losses)
+        edge_from, edge_to, flow, loss = _edges(flows, np.broadcast_to(losses, flows.shape))
+        n_node = generation.shape[1]
+        share = np.zeros((n_node, n_node))
+        rhs = np.zeros((n_node, n_node))
+        nz_count = np.zeros(n_node, np.int64)
+        nz_list = np.zeros((n_node, n_node), np.int64)
+        mark = np.zeros(n_node, np.bool_)
+        space = network_workspace(n_node, edge_from.size, n_node)
+        for hour in range(generation.shape[0]):
+            _, status, _ = trace_shares_hour(
+                np.ascontiguousarray(generation[hour]),
+                edge_from,
+                edge_to,
+                np.ascontiguousarray(flow[:, hour]),
+                np.ascontiguousarray(loss[:, hour]),
+                rhs,
+                share,
+                nz_count,
+                nz_list,
+                mark,
+                space,
+            )
+            statuses.add(int(status))
+            np.testing.assert_allclose(share, dense[hour], rtol=1e-12, atol=1e-15)
+            for j in range(n_node):
+                listed = np.sort(nz_list[j, : nz_count[j]])
+                np.testing.assert_array_equal(listed, np.flatnonzero(share[j]))
+            assert not mark.any()
+    assert {SOLVED_ACYCLIC, SOLVED_DENSE} <= statuses
 
 
 def test_corridor_kernel_with_losses_matches_dense_api():

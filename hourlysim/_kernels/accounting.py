@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel
-from .tracing import network_workspace, trace_hour
+from .tracing import network_workspace, trace_shares_hour
 
 #: hours per block of the city x producer burden products (a few MB of rates per block)
 BURDEN_BLOCK_HOURS = 256
@@ -60,8 +60,9 @@ def attribute_ev_emissions(
     """Consumption, consequential and territorial EV emissions, and where they occur.
 
     Each hour the supply-share matrix ``S[j, p]`` (share of the power leaving node ``j``
-    generated at node ``p``) of the grid with EVs is traced (:func:`tracing.trace_hour`);
-    a city at node ``j`` drawing ``d`` MWh is supplied ``d S[j, p]`` by producer ``p``.
+    generated at node ``p``) of the grid with EVs is traced, its rows kept sparse
+    (:func:`tracing.trace_shares_hour`); a city at node ``j`` drawing ``d`` MWh is supplied
+    ``d S[j, p]`` by producer ``p``.
 
     - consumption: ``d S[j, p] a[p]`` summed over ``p`` (``a`` = production intensity);
     - consequential: producer ``p``'s EV-caused change ``dE[p]`` is shared among cities in
@@ -158,6 +159,9 @@ def attribute_ev_emissions(
     draw_block = np.zeros((n_city, block))
     rhs = np.zeros((n_node, n_producer))
     share = np.zeros((n_node, n_producer))
+    nz_count = np.zeros(n_node, np.int64)
+    nz_list = np.zeros((n_node, n_producer), np.int64)
+    mark = np.zeros(n_producer, np.bool_)
     space = network_workspace(n_node, edge_from.size, n_producer)
     rate = np.zeros(n_node)
     supplied = np.zeros(n_node)
@@ -170,10 +174,9 @@ def attribute_ev_emissions(
             b = t - start
             for p in range(n_producer):
                 g = generation_hour[t, p]
-                rhs[p, p] = g
                 rate[p] = emissions[p, t] / g if g > 0.0 else 0.0
-            # the residual of an hour solved by substitution alone is rounding: not checked
-            _, _, residual[t] = trace_hour(
+            # sparse rows: share[j, nz_list[j, :nz_count[j]]] are node j's nonzero shares
+            _, _, residual[t] = trace_shares_hour(
                 generation_hour[t],
                 edge_from,
                 edge_to,
@@ -181,8 +184,10 @@ def attribute_ev_emissions(
                 loss_hour[t],
                 rhs,
                 share,
+                nz_count,
+                nz_list,
+                mark,
                 space,
-                False,
             )
             hour_draw = 0.0
             for j in range(n_node):
@@ -194,7 +199,8 @@ def attribute_ev_emissions(
             for j in range(n_node):
                 nd = node_draw[t, j]
                 if nd != 0.0:
-                    for p in range(n_producer):
+                    for q in range(nz_count[j]):
+                        p = nz_list[j, q]
                         supplied[p] += nd * share[j, p]
             spread_total = 0.0
             for p in range(n_producer):
@@ -219,6 +225,10 @@ def attribute_ev_emissions(
                 to_consumption = 0.0
                 to_consequential = spread_total
                 for p in range(n_producer):
+                    consumption_block[j, b, p] = 0.0
+                    consequential_block[j, b, p] = spread[p]
+                for q in range(nz_count[j]):
+                    p = nz_list[j, q]
                     s = share[j, p]
                     to_consumption += s * rate[p]
                     to_consequential += s * per_supply[p]

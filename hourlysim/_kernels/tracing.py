@@ -35,6 +35,68 @@ SOLVED_ACYCLIC, SOLVED_DENSE, SOLVED_LEAST_SQUARES = 0, 1, 2
 
 
 @kernel
+def _solving_order(n, source, target, iwork):
+    """Edge lists of each node and the order in which substitution can solve the nodes.
+
+    Fills, in ``iwork`` (see :func:`network_workspace`): the compressed lists of the edges
+    arriving at (``in_start``, ``in_edge``) and leaving (``out_start``, ``out_edge``) each
+    node; ``order``, whose first ``tail`` entries are the nodes whose arrivals all come
+    from nodes before them (Kahn's algorithm); ``waiting``, per node, the arrivals from
+    nodes not in that order (> 0 only for nodes in or downstream of a loop).
+
+    Returns
+    -------
+    int
+        ``tail``: the number of nodes solvable by substitution (``n`` when the hour's flows
+        have no loop).
+    """
+    n_edge = source.size
+    in_start = iwork[: n + 1]
+    out_start = iwork[n + 1 : 2 * n + 2]
+    in_edge = iwork[2 * n + 2 : 2 * n + 2 + n_edge]
+    out_edge = iwork[2 * n + 2 + n_edge : 2 * n + 2 + 2 * n_edge]
+    waiting = iwork[2 * n + 2 + 2 * n_edge : 3 * n + 2 + 2 * n_edge]
+    order = iwork[3 * n + 2 + 2 * n_edge : 4 * n + 2 + 2 * n_edge]
+    in_start[:] = 0
+    out_start[:] = 0
+    for k in range(n_edge):
+        in_start[target[k] + 1] += 1
+        out_start[source[k] + 1] += 1
+    for j in range(n):
+        waiting[j] = in_start[j + 1]
+        in_start[j + 1] += in_start[j]
+        out_start[j + 1] += out_start[j]
+    for k in range(n_edge):
+        j = target[k]
+        in_edge[in_start[j + 1] - waiting[j]] = k
+        waiting[j] -= 1
+    for j in range(n):
+        order[j] = out_start[j + 1] - out_start[j]
+    for k in range(n_edge):
+        i = source[k]
+        out_edge[out_start[i + 1] - order[i]] = k
+        order[i] -= 1
+    # Kahn's algorithm: a node is solved once all its arrivals come from solved nodes
+    tail = 0
+    for j in range(n):
+        waiting[j] = in_start[j + 1] - in_start[j]
+        if waiting[j] == 0:
+            order[tail] = j
+            tail += 1
+    head = 0
+    while head < tail:
+        i = order[head]
+        head += 1
+        for position in range(out_start[i], out_start[i + 1]):
+            j = target[out_edge[position]]
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                order[tail] = j
+                tail += 1
+    return tail
+
+
+@kernel
 def solve_hour(total, rhs, source, target, received, solution, work, iwork, check_acyclic):
     """Solve one hour's tracing system ``(diag(T) - R^T) X = B`` in place.
 
@@ -76,49 +138,13 @@ def solve_hour(total, rhs, source, target, received, solution, work, iwork, chec
     n = total.size
     m = rhs.shape[1]
     n_edge = source.size
-    # compressed lists of the edges arriving at and leaving each node
+    tail = _solving_order(n, source, target, iwork)
     in_start = iwork[: n + 1]
     out_start = iwork[n + 1 : 2 * n + 2]
     in_edge = iwork[2 * n + 2 : 2 * n + 2 + n_edge]
     out_edge = iwork[2 * n + 2 + n_edge : 2 * n + 2 + 2 * n_edge]
     waiting = iwork[2 * n + 2 + 2 * n_edge : 3 * n + 2 + 2 * n_edge]
     order = iwork[3 * n + 2 + 2 * n_edge : 4 * n + 2 + 2 * n_edge]  # solving order
-    in_start[:] = 0
-    out_start[:] = 0
-    for k in range(n_edge):
-        in_start[target[k] + 1] += 1
-        out_start[source[k] + 1] += 1
-    for j in range(n):
-        waiting[j] = in_start[j + 1]
-        in_start[j + 1] += in_start[j]
-        out_start[j + 1] += out_start[j]
-    for k in range(n_edge):
-        j = target[k]
-        in_edge[in_start[j + 1] - waiting[j]] = k
-        waiting[j] -= 1
-    for j in range(n):
-        order[j] = out_start[j + 1] - out_start[j]
-    for k in range(n_edge):
-        i = source[k]
-        out_edge[out_start[i + 1] - order[i]] = k
-        order[i] -= 1
-    # Kahn's algorithm: a node is solved once all its arrivals come from solved nodes
-    tail = 0
-    for j in range(n):
-        waiting[j] = in_start[j + 1] - in_start[j]
-        if waiting[j] == 0:
-            order[tail] = j
-            tail += 1
-    head = 0
-    while head < tail:
-        i = order[head]
-        head += 1
-        for position in range(out_start[i], out_start[i + 1]):
-            j = target[out_edge[position]]
-            waiting[j] -= 1
-            if waiting[j] == 0:
-                order[tail] = j
-                tail += 1
     _substitute(order[:tail], total, rhs, source, received, in_start, in_edge, solution)
     status = SOLVED_ACYCLIC
     if tail < n:
@@ -396,6 +422,116 @@ def trace_hour(generation, edge_from, edge_to, flow, loss, rhs, solution, space,
         iwork,
         check_acyclic,
     )
+    return n_active, status, residual
+
+
+@kernel
+def trace_shares_hour(
+    generation, edge_from, edge_to, flow, loss, rhs, share, nz_count, nz_list, mark, space
+):
+    """Supply shares of one hour, row by row sparse: each node draws on a few producers.
+
+    The supply-share matrix ``S`` (``S[j, p]``: power leaving node ``j`` generated at
+    producer ``p``, per MWh) solves ``(diag(T) - R^T) S = diag(G)``. In an hour without
+    loops, substitution in topological order builds each row from the rows of the nodes
+    that feed it, touching only their nonzero entries (a province's power comes from a few
+    producers, so this costs a fraction of the dense substitution). An hour with a loop is
+    solved densely (:func:`solve_hour`) and its rows' lists are read off the result. The
+    entries are those of the dense solve (the same sums, in the same order).
+
+    Parameters
+    ----------
+    generation : ndarray (node,)
+        Generation this hour [MWh]; only the first ``share.shape[1]`` nodes (the producers)
+        may generate.
+    edge_from, edge_to, flow, loss : ndarray (edge,)
+        As in :func:`trace_hour`.
+    rhs : ndarray (node, producer)
+        Scratch for the dense solve; zero off the diagonal (the caller allocates it zeroed).
+    share : ndarray (node, producer)
+        Output ``S`` [1]: rows sum to 1, or to 0 for a node that neither generates nor
+        receives; entries outside a row's list are 0 (the caller allocates it zeroed and
+        keeps it between hours: the previous hour's entries are cleared here).
+    nz_count : ndarray of int64 (node,)
+        Output: number of producers in each row's list.
+    nz_list : ndarray of int64 (node, producer)
+        Output: ``nz_list[j, :nz_count[j]]`` are the producers with a nonzero share in row
+        ``j`` (in no particular order).
+    mark : ndarray of bool (producer,)
+        Scratch, all False on entry and on return.
+    space : tuple
+        From :func:`network_workspace` with ``n_column = producer``.
+
+    Returns
+    -------
+    n_active, status, residual
+        As in :func:`trace_hour` (the residual of an acyclic hour is not computed: 0).
+    """
+    source, target, received, sent, total, work, iwork = space
+    n = generation.size
+    n_producer = share.shape[1]
+    n_active = hour_network(edge_from, edge_to, flow, loss, source, target, received, sent)
+    total[:] = generation
+    for k in range(n_active):
+        total[target[k]] += received[k]
+    for j in range(n):
+        for q in range(nz_count[j]):
+            share[j, nz_list[j, q]] = 0.0
+        nz_count[j] = 0
+    tail = _solving_order(n, source[:n_active], target[:n_active], iwork)
+    if tail == n:
+        in_start = iwork[: n + 1]
+        in_edge = iwork[2 * n + 2 : 2 * n + 2 + n_active]
+        order = iwork[3 * n + 2 + 2 * n_active : 4 * n + 2 + 2 * n_active]
+        for position in range(n):
+            j = order[position]
+            if total[j] <= 0.0:
+                continue  # supplies nothing: an empty row
+            count = 0
+            if j < n_producer and generation[j] != 0.0:
+                share[j, j] = generation[j]
+                nz_list[j, 0] = j
+                mark[j] = True
+                count = 1
+            for e in range(in_start[j], in_start[j + 1]):
+                k = in_edge[e]
+                i = source[k]
+                r = received[k]
+                for q in range(nz_count[i]):
+                    p = nz_list[i, q]
+                    if mark[p]:
+                        share[j, p] += r * share[i, p]
+                    else:
+                        mark[p] = True
+                        nz_list[j, count] = p
+                        count += 1
+                        share[j, p] = r * share[i, p]
+            for q in range(count):
+                p = nz_list[j, q]
+                share[j, p] /= total[j]
+                mark[p] = False
+            nz_count[j] = count
+        return n_active, SOLVED_ACYCLIC, 0.0
+    for p in range(n_producer):
+        rhs[p, p] = generation[p]
+    status, residual = solve_hour(
+        total,
+        rhs,
+        source[:n_active],
+        target[:n_active],
+        received[:n_active],
+        share,
+        work,
+        iwork,
+        False,
+    )
+    for j in range(n):
+        count = 0
+        for p in range(n_producer):
+            if share[j, p] != 0.0:
+                nz_list[j, count] = p
+                count += 1
+        nz_count[j] = count
     return n_active, status, residual
 
 
