@@ -75,7 +75,8 @@ def attribute_ev_emissions(
     Every one of these is a city's draw times a rate of its node and hour, so the city-hours
     cost one multiplication each; the annual city x producer burdens are, per node ``j``,
     the product of its cities' draw (city x hour) with ``S[j, p]`` times the producer's rate
-    (hour x producer), taken in blocks of :data:`BURDEN_BLOCK_HOURS` hours by BLAS. Only
+    (hour x producer), taken in blocks of :data:`BURDEN_BLOCK_HOURS` hours by BLAS on the
+    producer columns that are nonzero in some hour of the block. Only
     producers get a share column: the leading nodes up to the last one that generates or
     whose emissions the EVs change (the hubs, numbered after the provinces, never do).
 
@@ -157,6 +158,11 @@ def attribute_ev_emissions(
     consumption_block = np.zeros((n_node, block, n_producer))
     consequential_block = np.zeros((n_node, block, n_producer))
     draw_block = np.zeros((n_city, block))
+    # per node, the producer columns written in the block, packed for the products
+    used = np.zeros((n_node, n_producer), np.bool_)
+    columns = np.empty(n_producer, np.int64)
+    packed_consumption = np.empty(block * n_producer)
+    packed_consequential = np.empty(block * n_producer)
     rhs = np.zeros((n_node, n_producer))
     share = np.zeros((n_node, n_producer))
     nz_count = np.zeros(n_node, np.int64)
@@ -227,8 +233,11 @@ def attribute_ev_emissions(
                 for p in range(n_producer):
                     consumption_block[j, b, p] = 0.0
                     consequential_block[j, b, p] = spread[p]
+                    if spread[p] != 0.0:
+                        used[j, p] = True
                 for q in range(nz_count[j]):
                     p = nz_list[j, q]
+                    used[j, p] = True
                     s = share[j, p]
                     to_consumption += s * rate[p]
                     to_consequential += s * per_supply[p]
@@ -246,14 +255,30 @@ def attribute_ev_emissions(
         for j in range(n_node):
             if first[j + 1] == first[j]:
                 continue
+            # only the producer columns that are nonzero in some hour of the block
+            n_column = 0
+            for p in range(n_producer):
+                if used[j, p]:
+                    columns[n_column] = p
+                    n_column += 1
+                    used[j, p] = False
+            if n_column == 0:
+                continue
+            on_rate = packed_consumption[: block * n_column].reshape((block, n_column))
+            on_change = packed_consequential[: block * n_column].reshape((block, n_column))
+            for b in range(block):
+                for q in range(n_column):
+                    on_rate[b, q] = consumption_block[j, b, columns[q]]
+                    on_change[b, q] = consequential_block[j, b, columns[q]]
             cities = draw_block[first[j] : first[j + 1]]
-            on_consumption = np.dot(cities, consumption_block[j])
-            on_consequential = np.dot(cities, consequential_block[j])
+            on_consumption = np.dot(cities, on_rate)
+            on_consequential = np.dot(cities, on_change)
             for position in range(first[j], first[j + 1]):
                 c = by_node[position]
-                for p in range(n_producer):
-                    burden_consumption[c, p] += on_consumption[position - first[j], p]
-                    burden_consequential[c, p] += on_consequential[position - first[j], p]
+                for q in range(n_column):
+                    p = columns[q]
+                    burden_consumption[c, p] += on_consumption[position - first[j], q]
+                    burden_consequential[c, p] += on_consequential[position - first[j], q]
     consumption = np.empty((n_city, n_time))
     consequential = np.empty((n_city, n_time))
     territorial = np.empty((n_city, n_time))
