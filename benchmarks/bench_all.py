@@ -842,15 +842,15 @@ PROFILE_PIECES = (
     ("  dispatch kernel", "dispatch.py", "dispatch"),
     ("  flow tracing kernel", "tracing.py", "consumption_intensity"),
     ("charging", "charging.py", "charging_load"),
-    ("  draw by province (groupby)", "groupby.py", "sum"),
+    ("draw by province", "runner.py", "sum_by_province"),
     ("accounting", "accounting.py", "account"),
     ("  accounting kernel (traced methods)", "accounting.py", "attribute_ev_emissions"),
     ("  accounting kernel (province-rate methods)", "accounting.py", "at_province_rate"),
     ("indicators", "inequality.py", "city_indicators"),
-    ("output slice per strategy", "runner.py", "_strategy_slice"),
+    ("all strategies (the per-strategy rows above + the casts)", "runner.py", "stack_strategies"),
     ("labels and annotate", "runner.py", "_label"),
     ("common (strategy-independent outputs)", "runner.py", "common"),
-    ("concat + merge of the strategies", "concat.py", "concat"),
+    ("merge of the strategies with common", "merge.py", "merge"),
 )
 
 

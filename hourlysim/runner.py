@@ -297,14 +297,31 @@ def simulate_year(
     """
     tell = progress or (lambda message: None)
     context = YearContext(inputs, scenario, year, tell)
-    strategies = list(scenario.strategies)
+    stacked = stack_strategies(context, list(scenario.strategies), tell)
+    data = xr.merge([context._label(stacked), context.common()], combine_attrs="drop")
+    return annotate(data)
+
+
+def stack_strategies(
+    context: YearContext, strategies: list[str], tell: Progress | None = None
+) -> xr.Dataset:
+    """Every strategy's outputs, stacked along a ``strategy`` dimension (unlabelled).
+
+    The first strategy fixes each variable's dims, labels, dtype and attributes; every
+    strategy is then cast straight into its row of one preallocated array per variable
+    (float32 for :data:`SINGLE_PRECISION`), so no per-strategy copy is made or kept.
+
+    Raises
+    ------
+    ValueError
+        If a strategy lays a variable out unlike the first (other dims or labels).
+    """
+    tell = tell or (lambda message: None)
     stacked: dict[str, tuple] = {}
     layout = None
     for position, strategy in enumerate(strategies):
         pieces = context.strategy_pieces(strategy)
         if layout is None:
-            # the first strategy fixes every variable's dims, labels, dtype and attributes;
-            # each strategy is then cast straight into its row (no per-strategy copies)
             layout = assemble(pieces)
             for name, piece in pieces.items():
                 dtype = np.float32 if name in SINGLE_PRECISION else piece.dtype
@@ -314,13 +331,11 @@ def simulate_year(
             _check_like(layout[name], piece, name, strategy)
             stacked[name][1][position] = piece.values
         del pieces
-        tell(f"{year}: {strategy}")
-    data = xr.Dataset(
+        tell(f"{context.year}: {strategy}")
+    return xr.Dataset(
         stacked,
         coords={**{dim: layout.indexes[dim] for dim in layout.dims}, "strategy": strategies},
     )
-    data = xr.merge([context._label(data), context.common()], combine_attrs="drop")
-    return annotate(data)
 
 
 def _check_like(first: xr.DataArray, piece: xr.DataArray, name: str, strategy: str) -> None:
