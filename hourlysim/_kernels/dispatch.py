@@ -194,12 +194,16 @@ def schedule_hydro(residual, capacity, budget, period_start):
 
 
 @kernel
-def _stack_output(stacks, i, lam):
-    """Energy the stack ``stacks[i]`` delivers at position ``lam`` [MWh]."""
-    total = 0.0
-    for k in range(N_SEGMENTS):
-        total += stacks[i, k] * min(max(lam - k, 0.0), 1.0)
-    return total
+def _stack_output(stacks, cumulative, i, lam):
+    """Energy the stack ``stacks[i]`` delivers at position ``lam`` [MWh].
+
+    ``cumulative[i, k]`` is the energy of its first ``k`` segments, added up in order, so
+    this is one lookup: the same sums, in the same order, as adding every segment's used
+    part, in O(1) instead of O(segments).
+    """
+    lam = min(max(lam, 0.0), float(N_SEGMENTS))
+    k = min(int(lam), N_SEGMENTS - 1)
+    return cumulative[i, k] + stacks[i, k] * (lam - k)
 
 
 @kernel
@@ -287,18 +291,18 @@ def _write_generation(generation, p, t, stacks, parts, target, sources):
 
 
 @kernel
-def _pool_value(lam, members, stacks, net, low, high, loss):
+def _pool_value(lam, members, stacks, cumulative, net, low, high, loss):
     """Net energy the hub receives at pool position ``lam`` [MWh]."""
     total = 0.0
     for j in range(members.size):
         p = members[j]
-        x = min(max(_stack_output(stacks, p, lam), low[p]), high[p]) - net[p]
+        x = min(max(_stack_output(stacks, cumulative, p, lam), low[p]), high[p]) - net[p]
         total += x * (1.0 - loss[p]) if x > 0.0 else x / (1.0 - loss[p])
     return total
 
 
 @kernel
-def _pool_position(members, stacks, net, low, high, loss, kinks):
+def _pool_position(members, stacks, cumulative, net, low, high, loss, kinks):
     """Common stack position of the free members of a pool (hub balance 0), in [0, 6].
 
     The hub balance is piecewise linear and non-decreasing in the position. Its kinks are
@@ -306,14 +310,16 @@ def _pool_position(members, stacks, net, low, high, loss, kinks):
     its lower or upper link bound or its own net load (where the loss changes side). The
     segment holding the root is found by bisection over the boundaries, then the kinks
     inside it are sorted and bisected, and the root is interpolated linearly between the
-    two kinks around it: exact, in a few evaluations of the balance. ``kinks`` is scratch
-    of at least ``3 * members.size`` entries.
+    two kinks around it: exact, in a few evaluations of the balance. ``cumulative`` holds
+    each stack's running totals (see :func:`_stack_output`), so an evaluation and a kink
+    each cost O(1) per member. ``kinks`` is scratch of at least ``3 * members.size``
+    entries.
     """
-    value_low = _pool_value(0.0, members, stacks, net, low, high, loss)
+    value_low = _pool_value(0.0, members, stacks, cumulative, net, low, high, loss)
     if value_low >= 0.0:
         return 0.0
     top = float(N_SEGMENTS)
-    value_high = _pool_value(top, members, stacks, net, low, high, loss)
+    value_high = _pool_value(top, members, stacks, cumulative, net, low, high, loss)
     if value_high <= 0.0:
         return top
     # the segment [lo, hi] with balance(lo) <= 0 < balance(hi)
@@ -321,17 +327,24 @@ def _pool_position(members, stacks, net, low, high, loss, kinks):
     hi = top
     while hi - lo > 1.0:
         mid = float(int(0.5 * (lo + hi)))
-        v = _pool_value(mid, members, stacks, net, low, high, loss)
+        v = _pool_value(mid, members, stacks, cumulative, net, low, high, loss)
         if v <= 0.0:
             lo, value_low = mid, v
         else:
             hi, value_high = mid, v
-    # the kinks inside it, sorted (a few at most)
+    # the kinks inside it, sorted (a few at most): where a member's output, linear in this
+    # segment, crosses one of its bounds (as _stack_position would place it)
     n = 0
+    k = int(lo)
     for j in range(members.size):
         p = members[j]
+        a_k = stacks[p, k]
+        if a_k <= 0.0:
+            continue
         for bound in (low[p], high[p], net[p]):
-            x = _stack_position(stacks, p, bound)
+            if not cumulative[p, k] < bound <= cumulative[p, k + 1]:
+                continue
+            x = k + (bound - cumulative[p, k]) / a_k
             if lo < x < hi:
                 i = n
                 while i > 0 and kinks[i - 1] > x:
@@ -343,7 +356,7 @@ def _pool_position(members, stacks, net, low, high, loss, kinks):
     last = n
     while first < last:
         mid_index = (first + last) // 2
-        v = _pool_value(kinks[mid_index], members, stacks, net, low, high, loss)
+        v = _pool_value(kinks[mid_index], members, stacks, cumulative, net, low, high, loss)
         if v <= 0.0:
             lo, value_low = kinks[mid_index], v
             first = mid_index + 1
@@ -533,6 +546,7 @@ def dispatch(
         n_pool = max(n_pool, pool[p] + 1)
     pool_ptr, pool_idx = _adjacency(np.where(pool >= 0, pool, n_pool), n_pool + 1)
     stacks = np.zeros((n_province, N_SEGMENTS))
+    cumulative = np.zeros((n_province, N_SEGMENTS + 1))  # running totals of each stack
     parts = np.zeros((n_province, N_SEGMENTS, 2))
     free_parts = np.zeros((1, N_SEGMENTS, 2))
     kinks = np.zeros(3 * n_province)
@@ -563,6 +577,7 @@ def dispatch(
             parts[p, SEG_SECOND, 0] = gas_extra if merit[0] == COAL else coal_extra
             for k in range(N_SEGMENTS):
                 stacks[p, k] = parts[p, k, 0] + parts[p, k, 1]
+                cumulative[p, k + 1] = cumulative[p, k] + stacks[p, k]
             own[p] = stacks[p, 0] + stacks[p, 1] + stacks[p, 2] + stacks[p, 3]
             spare[p] = stacks[p, 4] + stacks[p, 5]
         _adjust_schedules(
@@ -587,13 +602,13 @@ def dispatch(
                 p = members[j]
                 low[p] = net[p] - hub_capacity[p] * (1.0 - hub_loss[p])
                 high[p] = net[p] + hub_capacity[p]
-            lam = _pool_position(members, stacks, net, low, high, hub_loss, kinks)
+            lam = _pool_position(members, stacks, cumulative, net, low, high, hub_loss, kinks)
             # hub flows at this position, then the hub balanced by scaling the long side
             received = 0.0
             sent = 0.0
             for j in range(members.size):
                 p = members[j]
-                output[p] = _stack_output(stacks, p, lam)
+                output[p] = _stack_output(stacks, cumulative, p, lam)
                 x = min(max(output[p], low[p]), high[p]) - net[p]
                 if x > 0.0:
                     to_hub[t, p] = x
