@@ -416,15 +416,21 @@ def account(
     values, city_node, weights = arguments[:3]
     caused = arguments[6][:n_province]
     annual = values.sum(axis=1)
+    # each method's hourly emissions written straight into one (method, city, time) array:
+    # the traced methods by the kernel, average and marginal below
+    ev = np.empty((len(METHODS), *values.shape))
+    row = {method: m for m, method in enumerate(METHODS)}
     (
-        consumption,
-        consequential,
-        territorial,
+        _,
+        _,
+        _,
         burden_consumption,
         burden_consequential,
         unattributed,
         residual,
-    ) = attribute_ev_emissions(*arguments)
+    ) = attribute_ev_emissions(
+        *arguments, ev[row["consumption"]], ev[row["consequential"]], ev[row["territorial"]]
+    )
     if residual.max(initial=0.0) > 1e-8:
         logger.warning(
             "accounting: tracing residual up to %.3g in %d hours",
@@ -436,21 +442,10 @@ def account(
             "accounting: %.6g t of EV-caused emissions with no EV draw in the year to carry them",
             unattributed.sum(),
         )
-    # each method's hourly emissions written straight into one (method, city, time) array;
     # average and marginal: intensity [kg MWh-1] / 1000 x MWh = t CO2
-    ev = np.empty((len(METHODS), *values.shape))
-    traced = {
-        "territorial": territorial,
-        "consumption": consumption,
-        "consequential": consequential,
-    }
-    for m, method in enumerate(METHODS):
-        if method in traced:
-            ev[m] = traced[method]
-        else:
-            rate = grid[INTENSITY_VARIABLE[method]].transpose("province", "time").values
-            at_province_rate(values, city_node, rate / 1000.0, ev[m])
-    del traced, consumption, consequential, territorial
+    for method in ("average", "marginal"):
+        rate = grid[INTENSITY_VARIABLE[method]].transpose("province", "time").values
+        at_province_rate(values, city_node, rate / 1000.0, ev[row[method]])
     annual_ev = ev.sum(axis=2)
     burden = np.zeros((len(METHODS), len(city), n_province))
     for m, method in enumerate(METHODS):

@@ -314,13 +314,19 @@ def _random_case(rng, n_city=9, n_hour=10):
     return args + (edge_from, edge_to, flow, loss)
 
 
+def _outputs(draw):
+    """The kernel's three (city, time) output arrays, filled with NaN so that an entry it
+    failed to write shows."""
+    return tuple(np.full(draw.shape, np.nan) for _ in range(3))
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 2**31 - 1))
 def test_kernel_matches_numpy_and_conserves(seed):
     args = _random_case(np.random.default_rng(seed))
     draw, city_node, _, _, generation, emissions, caused, frm, to, flow, loss = args
     (consumption, consequential, territorial, burden_c, burden_q, unattributed, residual) = (
-        attribute_ev_emissions(*args)
+        attribute_ev_emissions(*args, *_outputs(draw))
     )
     expected = reference_attribution(args)
     ours = (consumption, consequential, territorial, burden_c, burden_q)
@@ -342,7 +348,7 @@ def test_kernel_burdens_across_hour_blocks():
     from hourlysim._kernels.accounting import BURDEN_BLOCK_HOURS
 
     args = _random_case(np.random.default_rng(7), n_hour=2 * BURDEN_BLOCK_HOURS + 37)
-    result = attribute_ev_emissions(*args)
+    result = attribute_ev_emissions(*args, *_outputs(args[0]))
     expected = reference_attribution(args)
     for mine, theirs in zip(result[:5], expected, strict=True):
         np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-9)

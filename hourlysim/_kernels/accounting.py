@@ -56,6 +56,9 @@ def attribute_ev_emissions(
     edge_to,
     flow,
     loss,
+    consumption,
+    consequential,
+    territorial,
 ):
     """Consumption, consequential and territorial EV emissions, and where they occur.
 
@@ -103,11 +106,14 @@ def attribute_ev_emissions(
         Power sent [MWh].
     loss : ndarray (edge, time)
         Fraction lost on the way [1].
+    consumption, consequential, territorial : ndarray (city, time)
+        Outputs, overwritten: the caller's result arrays (rows of its method x city x time
+        array, say), so the hourly emissions are written once and never copied here.
 
     Returns
     -------
     consumption, consequential, territorial : ndarray (city, time)
-        EV emissions under each method [t].
+        The output arrays: EV emissions under each method [t].
     burden_consumption, burden_consequential : ndarray (city, node)
         Annual EV emissions of each city by the node where they are emitted [t].
     unattributed : ndarray (time,)
@@ -279,9 +285,6 @@ def attribute_ev_emissions(
                     p = columns[q]
                     burden_consumption[c, p] += on_consumption[position - first[j], q]
                     burden_consequential[c, p] += on_consequential[position - first[j], q]
-    consumption = np.empty((n_city, n_time))
-    consequential = np.empty((n_city, n_time))
-    territorial = np.empty((n_city, n_time))
     for c in range(n_city):
         j = city_node[c]
         for t in range(n_time):
