@@ -389,7 +389,8 @@ def account(
     Returns
     -------
     xr.Dataset
-        ``ev_emissions`` (method, city, time) [t]; ``gasoline_emissions`` (well-to-wheel)
+        ``ev_emissions`` (method, city, time) [t] and its sum over the hours,
+        ``annual_ev_emissions`` (method, city) [t]; ``gasoline_emissions`` (well-to-wheel)
         and ``gasoline_tailpipe_emissions`` (tank-to-wheel) (city, time) [t];
         ``import_share`` (city) [1]; ``ev_caused_emissions`` (province, time) [t];
         ``burden_province`` (method, city, producer) [t] annual; ``emissions_in_poorer_cities``
@@ -483,6 +484,7 @@ def account(
     result = xr.Dataset(
         {
             "ev_emissions": (("method", "city", "time"), ev),
+            "annual_ev_emissions": (("method", "city"), annual_ev),
             **{
                 name: gasoline[name].variable
                 for name in ("gasoline_emissions", "gasoline_tailpipe_emissions")
@@ -503,6 +505,7 @@ def account(
     )
     for name, unit in (
         ("ev_emissions", "t"),
+        ("annual_ev_emissions", "t"),
         ("gasoline_emissions", "t"),
         ("gasoline_tailpipe_emissions", "t"),
         ("import_share", "1"),

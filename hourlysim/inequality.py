@@ -376,7 +376,9 @@ def city_indicators(
     accounting : xr.Dataset
         Output of :func:`hourlysim.accounting.account`: ``ev_emissions`` (method, city, time)
         [t], ``gasoline_emissions`` (city, time) [t] and, optionally,
-        ``emissions_in_poorer_cities`` (method, city) [t] annual.
+        ``emissions_in_poorer_cities`` (method, city) [t] annual and ``annual_ev_emissions``
+        (method, city) [t], the sum of ``ev_emissions`` over the hours (summed here when
+        absent).
     fleet : xr.DataArray (city,)
         Electric cars in each city [vehicle].
     population : xr.DataArray (city,)
@@ -412,7 +414,12 @@ def city_indicators(
     # not vanish from the annual sum. One Dataset is built at the end (no per-variable merge).
     hourly = accounting["ev_emissions"].transpose("method", "city", "time")
     cities, methods = hourly["city"], hourly["method"].values
-    ev = hourly.values.sum(axis=2, dtype=np.float64)
+    if "annual_ev_emissions" in accounting:  # summed once by the accounting (one Dataset:
+        # its method and city labels are those of ev_emissions)
+        ev = accounting["annual_ev_emissions"].transpose("method", "city").values
+        ev = ev.astype(np.float64)
+    else:
+        ev = hourly.values.sum(axis=2, dtype=np.float64)
     gasoline = (
         accounting["gasoline_emissions"]
         .transpose("city", "time")

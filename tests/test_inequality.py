@@ -299,3 +299,21 @@ def test_city_indicators_without_optional_inputs():
     for name in ("theil_between_province", "concentration_index", "poorer_city_emission_share"):
         assert name not in result
     annotate(result)
+
+
+def test_city_indicators_use_the_accountings_annual_sums():
+    """Given the accounting's annual sums (aligned by label when assigned, whatever their
+    order), the indicators equal those from summing the hours."""
+    accounting, extra = _accounting()
+    summed = city_indicators(accounting, **extra)
+    annual = accounting["ev_emissions"].sum("time")
+    given = city_indicators(accounting.assign(annual_ev_emissions=annual), **extra)
+    xr.testing.assert_allclose(given, summed, rtol=1e-12)
+    shuffled = annual.isel(city=np.arange(annual.sizes["city"])[::-1])
+    reordered = city_indicators(accounting.assign(annual_ev_emissions=shuffled), **extra)
+    xr.testing.assert_allclose(reordered, summed, rtol=1e-12)
+    # the sums given are the ones used (not re-summed from the hours)
+    doubled = city_indicators(accounting.assign(annual_ev_emissions=2 * annual), **extra)
+    np.testing.assert_allclose(
+        doubled["annual_ev_emissions"].values, 2 * summed["annual_ev_emissions"].values
+    )
