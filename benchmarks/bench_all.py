@@ -60,6 +60,7 @@ from hourlysim.charging import STRATEGIES  # noqa: E402
 from hourlysim.inputs import InputSet  # noqa: E402
 from hourlysim.scenario import Scenario  # noqa: E402
 from hourlysim.timeaxis import model_time  # noqa: E402
+from bench_pipeline import limit_blas_threads  # noqa: E402
 
 #: Seconds this module took to import numpy and hourlysim (the import row of a fresh process).
 IMPORT_S = time.perf_counter() - _START
@@ -935,6 +936,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="skip scaling, dask and children")
     parser.add_argument("--skip", default="", help="comma list of: compile,memory,scaling,dask")
     parser.add_argument("--profile", action="store_true", help="cProfile the scenario-year")
+    parser.add_argument("--blas-threads", type=int, default=1, help="BLAS threads (1: one core)")
     parser.add_argument("--reference-days", type=int, default=14, help="charging reference days")
     parser.add_argument("--reference-valley-days", type=int, default=2)
     parser.add_argument("--reference-sweeps", type=int, default=20, help="valley reference sweeps")
@@ -943,6 +945,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child-options", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     kept = keep_freed_memory()  # as every task of a run does (hourlysim.allocator)
+    blas = limit_blas_threads(args.blas_threads)  # the targets are for one core
     logging.disable(logging.WARNING)  # the shipped grid's imbalance warnings, once per call
     if args.child:
         options = json.loads(args.child_options)
@@ -962,6 +965,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": started.isoformat(timespec="seconds"),
         "machine": machine(),
         "allocator_keeps_freed_memory": kept,
+        "blas": blas,
     }
     inputs = load_inputs(args.inputs)
     case = make_case(inputs, args.cities, args.year)
@@ -969,7 +973,8 @@ def main(argv: list[str] | None = None) -> int:
         f"hourlysim benchmarks: {case.n_city} cities x {len(case.time)} h = "
         f"{case.city_hours:,} city-hours per strategy; best of {args.repeats}; "
         f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; freed memory kept: {kept} "
-        "(HOURLYSIM_KEEP_FREED_MEMORY=0 to measure without)"
+        "(HOURLYSIM_KEEP_FREED_MEMORY=0 to measure without); BLAS threads: "
+        f"{[b['threads'] for b in blas]} (--blas-threads)"
     )
     rows, extra = measure_stages(
         case,

@@ -31,7 +31,7 @@ for _path in (REPO, REPO / "benchmarks"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from bench_pipeline import _timed  # noqa: E402
+from bench_pipeline import _timed, limit_blas_threads  # noqa: E402
 
 from hourlysim import load_inputs  # noqa: E402
 from hourlysim._kernels.tracing import consumption_intensity  # noqa: E402
@@ -199,9 +199,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inputs", default=str(REPO / "inputs"))
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--blas-threads", type=int, default=1, help="BLAS threads (1: one core)")
     args = parser.parse_args()
     kept = keep_freed_memory()  # as every task of a run does (hourlysim.allocator)
-    print(f"freed memory kept: {kept} (HOURLYSIM_KEEP_FREED_MEMORY=0 to measure without)")
+    blas = limit_blas_threads(args.blas_threads)
+    print(
+        f"freed memory kept: {kept} (HOURLYSIM_KEEP_FREED_MEMORY=0 to measure without); "
+        f"BLAS threads: {[b['threads'] for b in blas]}"
+    )
     rows = measure(load_inputs(args.inputs), args.repeats)
     print(
         f"{'stage':38s} {'first s':>8s} {'steady s':>9s} {'province-h/s':>13s} {'reference':>24s}"

@@ -24,6 +24,28 @@ from hourlysim.scenario import Scenario  # noqa: E402
 from hourlysim.timeaxis import model_time  # noqa: E402
 
 
+def limit_blas_threads(threads: int = 1) -> list[dict]:
+    """Run BLAS on ``threads`` threads for the rest of the process.
+
+    The targets are for one core, but numpy's matmul and the ``np.dot`` calls inside the
+    accounting kernel use every core through OpenBLAS by default (numpy and scipy each load
+    their own). threadpoolctl limits both at run time.
+
+    Returns
+    -------
+    list of dict
+        Each BLAS library loaded (``internal_api``, ``num_threads``) after the limit.
+    """
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    threadpool_limits(limits=threads, user_api="blas")
+    return [
+        {"library": info["internal_api"], "threads": info["num_threads"]}
+        for info in threadpool_info()
+        if info["user_api"] == "blas"
+    ]
+
+
 def _timed(function, repeats: int):
     start = time.perf_counter()
     result = function()

@@ -159,3 +159,14 @@ def test_profile_names_the_pieces(tiny):
     # every piece names a function the scenario-year calls (a renamed one would read 0)
     assert [label for label, seconds in pieces.items() if not seconds > 0] == []
     assert pieces["demand"] <= profile["total_s"]
+
+
+def test_blas_limited_to_one_thread_for_the_one_core_targets():
+    """numpy's and scipy's OpenBLAS (the accounting kernel's np.dot) both run on one thread
+    after the benchmarks' limit; a product still gives the right answer."""
+    from bench_pipeline import limit_blas_threads
+
+    libraries = limit_blas_threads(1)
+    assert libraries and all(library["threads"] == 1 for library in libraries)
+    matrix = np.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(matrix @ matrix.T, np.einsum("ik,jk->ij", matrix, matrix))
