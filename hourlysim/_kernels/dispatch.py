@@ -241,16 +241,16 @@ def _marginal_segment(stacks, i, lam):
 
 @kernel
 def _add_pro_rata(out, t, p, amount, first, second, source_first, source_second):
-    """Add ``amount`` to ``out[t, p]`` at a segment's two sources, pro rata to their
+    """Add ``amount`` to ``out[p, :, t]`` at a segment's two sources, pro rata to their
     availability ``first`` and ``second`` [MWh] (all of it to one where the other is 0)."""
     if second <= 0.0:
-        out[t, p, source_first] += amount
+        out[p, source_first, t] += amount
     elif first <= 0.0:
-        out[t, p, source_second] += amount
+        out[p, source_second, t] += amount
     else:
         part = amount * (first / (first + second))
-        out[t, p, source_first] += part
-        out[t, p, source_second] += amount - part
+        out[p, source_first, t] += part
+        out[p, source_second, t] += amount - part
 
 
 @kernel
@@ -269,7 +269,7 @@ def _write_segment_share(share, p, t, parts, i, k, sources):
 
 @kernel
 def _write_generation(generation, p, t, stacks, parts, target, sources):
-    """Add the stack of province p filled up to ``target`` in order to ``generation[t, p]``
+    """Add the stack of province p filled up to ``target`` in order to ``generation[p, :, t]``
     (zero before).
 
     ``parts[p]`` (segment, 2) splits each segment between its two ``sources`` (segment, 2).
@@ -383,30 +383,30 @@ def _adjust_schedules(
     room left. A sender exports only capacity left after its own load: its outgoing flows are
     reduced pro rata to the shortfall. Repeated until no flow changes.
     """
-    n_province = load.shape[1]  # load is time-major here
+    n_province = load.shape[0]
     for _ in range(_MAX_TRANSFER_ROUNDS):
         changed = False
         for p in range(n_province):
             inflow = 0.0
             for i in range(in_ptr[p], in_ptr[p + 1]):
                 k = in_idx[i]
-                inflow += flow[t, k] * keep[k]
+                inflow += flow[k, t] * keep[k]
             outflow = 0.0
             for i in range(out_ptr[p], out_ptr[p + 1]):
-                outflow += flow[t, out_idx[i]]
-            net = load[t, p] + outflow - inflow
+                outflow += flow[out_idx[i], t]
+            net = load[p, t] + outflow - inflow
             room = max(0.0, net + inflow - own[p])
             if inflow > room + 1e-9:
                 scale = room / inflow
                 for i in range(in_ptr[p], in_ptr[p + 1]):
-                    flow[t, in_idx[i]] *= scale
+                    flow[in_idx[i], t] *= scale
                 changed = True
                 continue
             shortfall = net - (own[p] + spare[p])
             if shortfall > 1e-9 and outflow > 0.0:
                 scale = max(0.0, 1.0 - shortfall / outflow)
                 for i in range(out_ptr[p], out_ptr[p + 1]):
-                    flow[t, out_idx[i]] *= scale
+                    flow[out_idx[i], t] *= scale
                 changed = True
         if not changed:
             break
@@ -426,25 +426,6 @@ def _adjacency(ends, n_nodes):
         idx[fill[ends[k]]] = k
         fill[ends[k]] += 1
     return ptr, idx
-
-
-@kernel
-def _province_source_time(hourly):
-    """Copy of ``hourly`` (time, province, source) as (province, source, time).
-
-    Blocked over hours so that reads and writes both stay in cache: about twice as fast
-    as ``np.ascontiguousarray(hourly.transpose(1, 2, 0))`` for a year of 31 provinces.
-    """
-    n_time, n_province, n_source = hourly.shape
-    out = np.empty((n_province, n_source, n_time))
-    block = 64
-    for t0 in range(0, n_time, block):
-        t1 = min(t0 + block, n_time)
-        for p in range(n_province):
-            for k in range(n_source):
-                for t in range(t0, t1):
-                    out[p, k, t] = hourly[t, p, k]
-    return out
 
 
 # ----------------------------------------------------------------------------------------
@@ -522,22 +503,16 @@ def dispatch(
         where no source has energy (a province with no supply at all).
     """
     n_province, n_time = load.shape
-    # time-major inside (each hour reads and writes contiguous memory)
-    load = np.ascontiguousarray(load.T)
-    nuclear = np.ascontiguousarray(nuclear.T)
-    hydro = np.ascontiguousarray((hydro_run_of_river + hydro_dispatchable).T)
-    biomass = np.ascontiguousarray(biomass.T)
-    chp_must_run = np.ascontiguousarray(chp_must_run.T)
-    gas_must_run = np.ascontiguousarray(gas_must_run.T)
-    wind = np.ascontiguousarray(wind.T)
-    solar = np.ascontiguousarray(solar.T)
-    flow = np.ascontiguousarray(corridor_schedule.T)
-    generation = np.zeros((n_time, n_province, N_SOURCES))
-    share = np.zeros((n_time, n_province, N_SOURCES))
-    to_hub = np.zeros((n_time, n_province))
-    from_hub = np.zeros((n_time, n_province))
-    unserved = np.zeros((n_time, n_province))
-    surplus = np.zeros((n_time, n_province))
+    # province-major throughout: an hour reads and writes one entry per row, and the rows'
+    # cache lines serve the next hours too, so nothing is transposed in or out
+    hydro = hydro_run_of_river + hydro_dispatchable
+    flow = corridor_schedule.copy()  # reduced hour by hour where it cannot be absorbed
+    generation = np.zeros((n_province, N_SOURCES, n_time))
+    share = np.zeros((n_province, N_SOURCES, n_time))
+    to_hub = np.zeros((n_province, n_time))
+    from_hub = np.zeros((n_province, n_time))
+    unserved = np.zeros((n_province, n_time))
+    surplus = np.zeros((n_province, n_time))
     keep = 1.0 - corridor_loss
     in_ptr, in_idx = _adjacency(corridor_to, n_province)
     out_ptr, out_idx = _adjacency(corridor_from, n_province)
@@ -564,15 +539,15 @@ def dispatch(
     free_total = np.zeros((1, N_SEGMENTS))
     for t in range(n_time):
         for p in range(n_province):
-            parts[p, SEG_MUST_RUN, 0] = nuclear[t, p]
-            parts[p, SEG_MUST_RUN, 1] = biomass[t, p]
-            parts[p, SEG_THERMAL_FLOOR, 0] = chp_must_run[t, p]
-            parts[p, SEG_THERMAL_FLOOR, 1] = gas_must_run[t, p]
-            parts[p, SEG_HYDRO, 0] = hydro[t, p]
-            parts[p, SEG_VARIABLE, 0] = wind[t, p]
-            parts[p, SEG_VARIABLE, 1] = solar[t, p]
-            coal_extra = max(coal_capacity[p] - chp_must_run[t, p], 0.0)
-            gas_extra = max(gas_capacity[p] - gas_must_run[t, p], 0.0)
+            parts[p, SEG_MUST_RUN, 0] = nuclear[p, t]
+            parts[p, SEG_MUST_RUN, 1] = biomass[p, t]
+            parts[p, SEG_THERMAL_FLOOR, 0] = chp_must_run[p, t]
+            parts[p, SEG_THERMAL_FLOOR, 1] = gas_must_run[p, t]
+            parts[p, SEG_HYDRO, 0] = hydro[p, t]
+            parts[p, SEG_VARIABLE, 0] = wind[p, t]
+            parts[p, SEG_VARIABLE, 1] = solar[p, t]
+            coal_extra = max(coal_capacity[p] - chp_must_run[p, t], 0.0)
+            gas_extra = max(gas_capacity[p] - gas_must_run[p, t], 0.0)
             parts[p, SEG_FIRST, 0] = coal_extra if merit[0] == COAL else gas_extra
             parts[p, SEG_SECOND, 0] = gas_extra if merit[0] == COAL else coal_extra
             for k in range(N_SEGMENTS):
@@ -585,10 +560,10 @@ def dispatch(
             in_ptr, in_idx, out_ptr, out_idx,
         )  # fmt: skip
         for p in range(n_province):
-            net[p] = load[t, p]
+            net[p] = load[p, t]
         for k in range(corridor_from.size):
-            net[corridor_from[k]] += flow[t, k]
-            net[corridor_to[k]] -= flow[t, k] * keep[k]
+            net[corridor_from[k]] += flow[k, t]
+            net[corridor_to[k]] -= flow[k, t] * keep[k]
         # every province first takes its own target: its net load
         for p in range(n_province):
             target[p] = net[p]
@@ -611,22 +586,22 @@ def dispatch(
                 output[p] = _stack_output(stacks, cumulative, p, lam)
                 x = min(max(output[p], low[p]), high[p]) - net[p]
                 if x > 0.0:
-                    to_hub[t, p] = x
+                    to_hub[p, t] = x
                     received += x * (1.0 - hub_loss[p])
                 else:
-                    from_hub[t, p] = -x / (1.0 - hub_loss[p])
-                    sent += from_hub[t, p]
+                    from_hub[p, t] = -x / (1.0 - hub_loss[p])
+                    sent += from_hub[p, t]
             if sent > received and sent > 0.0:
                 for j in range(members.size):
-                    from_hub[t, members[j]] *= received / sent
+                    from_hub[members[j], t] *= received / sent
             elif received > sent and received > 0.0:
                 for j in range(members.size):
-                    to_hub[t, members[j]] *= sent / received
+                    to_hub[members[j], t] *= sent / received
             free_total[:] = 0.0
             free_parts[:] = 0.0
             for j in range(members.size):
                 p = members[j]
-                target[p] = net[p] + to_hub[t, p] - from_hub[t, p] * (1.0 - hub_loss[p])
+                target[p] = net[p] + to_hub[p, t] - from_hub[p, t] * (1.0 - hub_loss[p])
                 if low[p] < output[p] < high[p]:
                     for k in range(N_SEGMENTS):
                         free_total[0, k] += stacks[p, k]
@@ -646,9 +621,9 @@ def dispatch(
             for k in range(N_SEGMENTS):
                 capacity += stacks[p, k]
             if target[p] > capacity:
-                unserved[t, p] = target[p] - capacity
+                unserved[p, t] = target[p] - capacity
             elif target[p] < 0.0:
-                surplus[t, p] = -target[p]
+                surplus[p, t] = -target[p]
             _write_generation(generation, p, t, stacks, parts, target[p], sources)
             if position[p] < 0.0:
                 position[p] = 0.0
@@ -657,11 +632,11 @@ def dispatch(
                 if k >= 0:
                     _write_segment_share(share, p, t, parts, p, k, sources)
     return (
-        _province_source_time(generation),
-        np.ascontiguousarray(flow.T),
-        np.ascontiguousarray(to_hub.T),
-        np.ascontiguousarray(from_hub.T),
-        np.ascontiguousarray(unserved.T),
-        np.ascontiguousarray(surplus.T),
-        _province_source_time(share),
+        generation,
+        flow,
+        to_hub,
+        from_hub,
+        unserved,
+        surplus,
+        share,
     )
