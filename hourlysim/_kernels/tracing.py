@@ -406,12 +406,34 @@ def trace_hour(generation, edge_from, edge_to, flow, loss, rhs, solution, space,
     residual : float
         As in :func:`solve_hour`.
     """
-    source, target, received, sent, total, work, iwork = space
+    n_active = _network_totals(generation, edge_from, edge_to, flow, loss, space)
+    status, residual = _solve_active(n_active, rhs, solution, space, check_acyclic)
+    return n_active, status, residual
+
+
+@kernel
+def _network_totals(generation, edge_from, edge_to, flow, loss, space):
+    """Orient this hour's edges into ``space`` (:func:`hour_network`) and add up the power
+    through each node (its generation plus its arrivals) in ``space``'s totals.
+
+    Returns
+    -------
+    int
+        Number of active edges.
+    """
+    source, target, received, sent, total, _, _ = space
     n_active = hour_network(edge_from, edge_to, flow, loss, source, target, received, sent)
     total[:] = generation
     for k in range(n_active):
         total[target[k]] += received[k]
-    status, residual = solve_hour(
+    return n_active
+
+
+@kernel
+def _solve_active(n_active, rhs, solution, space, check_acyclic):
+    """:func:`solve_hour` on the ``n_active`` edges and the totals held in ``space``."""
+    source, target, received, _, total, work, iwork = space
+    return solve_hour(
         total,
         rhs,
         source[:n_active],
@@ -422,7 +444,6 @@ def trace_hour(generation, edge_from, edge_to, flow, loss, rhs, solution, space,
         iwork,
         check_acyclic,
     )
-    return n_active, status, residual
 
 
 @kernel
@@ -467,13 +488,10 @@ def trace_shares_hour(
     n_active, status, residual
         As in :func:`trace_hour` (the residual of an acyclic hour is not computed: 0).
     """
-    source, target, received, sent, total, work, iwork = space
+    source, target, received, _, total, _, iwork = space
     n = generation.size
     n_producer = share.shape[1]
-    n_active = hour_network(edge_from, edge_to, flow, loss, source, target, received, sent)
-    total[:] = generation
-    for k in range(n_active):
-        total[target[k]] += received[k]
+    n_active = _network_totals(generation, edge_from, edge_to, flow, loss, space)
     for j in range(n):
         for q in range(nz_count[j]):
             share[j, nz_list[j, q]] = 0.0
@@ -514,17 +532,7 @@ def trace_shares_hour(
         return n_active, SOLVED_ACYCLIC, 0.0
     for p in range(n_producer):
         rhs[p, p] = generation[p]
-    status, residual = solve_hour(
-        total,
-        rhs,
-        source[:n_active],
-        target[:n_active],
-        received[:n_active],
-        share,
-        work,
-        iwork,
-        False,
-    )
+    status, residual = _solve_active(n_active, rhs, share, space, False)
     for j in range(n):
         count = 0
         for p in range(n_producer):
