@@ -13,7 +13,7 @@ from hourlysim._kernels.tracing import (
     SOLVED_DENSE,
     SOLVED_LEAST_SQUARES,
     consumption_intensity,
-    network_workspace,
+    shares_workspace,
     trace_shares_hour,
 )
 from hourlysim.flow_tracing import _edges, supply_shares, trace, trace_flows
@@ -194,12 +194,8 @@ def test_sparse_supply_shares_equal_the_dense_solve():
         dense = supply_shares(generation, flows, losses)
         edge_from, edge_to, flow, loss = _edges(flows, np.broadcast_to(losses, flows.shape))
         n_node = generation.shape[1]
-        share = np.zeros((n_node, n_node))
-        rhs = np.zeros((n_node, n_node))
-        nz_count = np.zeros(n_node, np.int64)
-        nz_list = np.zeros((n_node, n_node), np.int64)
-        mark = np.zeros(n_node, np.bool_)
-        space = network_workspace(n_node, edge_from.size, n_node)
+        workspace = shares_workspace(n_node, edge_from.size, n_node)
+        _, share, nz_count, nz_list, mark, _ = workspace
         for hour in range(generation.shape[0]):
             _, status, _ = trace_shares_hour(
                 np.ascontiguousarray(generation[hour]),
@@ -207,12 +203,7 @@ def test_sparse_supply_shares_equal_the_dense_solve():
                 edge_to,
                 np.ascontiguousarray(flow[:, hour]),
                 np.ascontiguousarray(loss[:, hour]),
-                rhs,
-                share,
-                nz_count,
-                nz_list,
-                mark,
-                space,
+                workspace,
             )
             statuses.add(int(status))
             np.testing.assert_allclose(share, dense[hour], rtol=1e-12, atol=1e-15)

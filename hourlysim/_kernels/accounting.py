@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel
-from .tracing import network_workspace, trace_shares_hour
+from .tracing import shares_workspace, trace_shares_hour
 
 #: hours per block of the city x producer burden products (a few MB of rates per block)
 BURDEN_BLOCK_HOURS = 256
@@ -169,12 +169,8 @@ def attribute_ev_emissions(
     columns = np.empty(n_producer, np.int64)
     packed_consumption = np.empty(block * n_producer)
     packed_consequential = np.empty(block * n_producer)
-    rhs = np.zeros((n_node, n_producer))
-    share = np.zeros((n_node, n_producer))
-    nz_count = np.zeros(n_node, np.int64)
-    nz_list = np.zeros((n_node, n_producer), np.int64)
-    mark = np.zeros(n_producer, np.bool_)
-    space = network_workspace(n_node, edge_from.size, n_producer)
+    workspace = shares_workspace(n_node, edge_from.size, n_producer)
+    _, share, nz_count, nz_list, _, _ = workspace
     rate = np.zeros(n_node)
     supplied = np.zeros(n_node)
     per_supply = np.zeros(n_node)
@@ -189,17 +185,7 @@ def attribute_ev_emissions(
                 rate[p] = emissions[p, t] / g if g > 0.0 else 0.0
             # sparse rows: share[j, nz_list[j, :nz_count[j]]] are node j's nonzero shares
             _, _, residual[t] = trace_shares_hour(
-                generation_hour[t],
-                edge_from,
-                edge_to,
-                flow_hour[t],
-                loss_hour[t],
-                rhs,
-                share,
-                nz_count,
-                nz_list,
-                mark,
-                space,
+                generation_hour[t], edge_from, edge_to, flow_hour[t], loss_hour[t], workspace
             )
             hour_draw = 0.0
             for j in range(n_node):

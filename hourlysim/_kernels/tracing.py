@@ -447,9 +447,30 @@ def _solve_active(n_active, rhs, solution, space, check_acyclic):
 
 
 @kernel
-def trace_shares_hour(
-    generation, edge_from, edge_to, flow, loss, rhs, share, nz_count, nz_list, mark, space
-):
+def shares_workspace(n_node, n_edge, n_producer):
+    """Buffers for :func:`trace_shares_hour`, zeroed as it needs them at the first hour and
+    kept from hour to hour.
+
+    Returns
+    -------
+    tuple
+        ``(rhs, share, nz_count, nz_list, mark, space)``: the dense solve's right-hand side
+        (node, producer); the supply shares (node, producer) and each row's list of nonzero
+        producers (``nz_count`` (node,), ``nz_list`` (node, producer)); a scratch mark per
+        producer; and :func:`network_workspace`'s buffers.
+    """
+    return (
+        np.zeros((n_node, n_producer)),
+        np.zeros((n_node, n_producer)),
+        np.zeros(n_node, np.int64),
+        np.zeros((n_node, n_producer), np.int64),
+        np.zeros(n_producer, np.bool_),
+        network_workspace(n_node, n_edge, n_producer),
+    )
+
+
+@kernel
+def trace_shares_hour(generation, edge_from, edge_to, flow, loss, workspace):
     """Supply shares of one hour, row by row sparse: each node draws on a few producers.
 
     The supply-share matrix ``S`` (``S[j, p]``: power leaving node ``j`` generated at
@@ -463,31 +484,23 @@ def trace_shares_hour(
     Parameters
     ----------
     generation : ndarray (node,)
-        Generation this hour [MWh]; only the first ``share.shape[1]`` nodes (the producers)
+        Generation this hour [MWh]; only the first ``n_producer`` nodes (the producers)
         may generate.
     edge_from, edge_to, flow, loss : ndarray (edge,)
         As in :func:`trace_hour`.
-    rhs : ndarray (node, producer)
-        Scratch for the dense solve; zero off the diagonal (the caller allocates it zeroed).
-    share : ndarray (node, producer)
-        Output ``S`` [1]: rows sum to 1, or to 0 for a node that neither generates nor
-        receives; entries outside a row's list are 0 (the caller allocates it zeroed and
-        keeps it between hours: the previous hour's entries are cleared here).
-    nz_count : ndarray of int64 (node,)
-        Output: number of producers in each row's list.
-    nz_list : ndarray of int64 (node, producer)
-        Output: ``nz_list[j, :nz_count[j]]`` are the producers with a nonzero share in row
-        ``j`` (in no particular order).
-    mark : ndarray of bool (producer,)
-        Scratch, all False on entry and on return.
-    space : tuple
-        From :func:`network_workspace` with ``n_column = producer``.
+    workspace : tuple
+        From :func:`shares_workspace`, kept between hours (the previous hour's entries are
+        cleared here). On return its ``share`` (node, producer) holds ``S`` [1]: rows sum to
+        1, or to 0 for a node that neither generates nor receives, and entries outside a
+        row's list are 0; ``nz_list[j, :nz_count[j]]`` are the producers with a nonzero share
+        in row ``j`` (in no particular order); ``mark`` is all False again.
 
     Returns
     -------
     n_active, status, residual
         As in :func:`trace_hour` (the residual of an acyclic hour is not computed: 0).
     """
+    rhs, share, nz_count, nz_list, mark, space = workspace
     source, target, received, _, total, _, iwork = space
     n = generation.size
     n_producer = share.shape[1]
