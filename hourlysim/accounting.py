@@ -264,32 +264,42 @@ def _nodes(grid: xr.Dataset, inputs: InputSet):
         if name not in nodes:
             nodes.append(name)
     index = {name: i for i, name in enumerate(nodes)}
-    flow = grid["flow"].transpose("corridor", "time").values.astype(np.float64)
-    if "loss_fraction" in grid.variables:
-        loss = np.ascontiguousarray(
-            np.broadcast_to(
-                grid["loss_fraction"].broadcast_like(grid["flow"]).transpose("corridor", "time"),
-                flow.shape,
-            ),
-            dtype=np.float64,
-        )
-    else:
+    flow = np.ascontiguousarray(grid["flow"].transpose("corridor", "time").values, np.float64)
+    if "loss_fraction" not in grid.variables:
         loss = np.zeros_like(flow)
+    elif grid["loss_fraction"].dims == ("corridor",):  # the grid's own: one per corridor
+        fraction = grid["loss_fraction"].values.astype(np.float64)
+        loss = np.repeat(fraction[:, None], flow.shape[1], axis=1)
+    else:
+        fraction = grid["loss_fraction"].broadcast_like(grid["flow"])
+        loss = np.ascontiguousarray(fraction.transpose("corridor", "time").values, np.float64)
     return (
         nodes,
         np.array([index[n] for n in ends_from], np.int64),
         np.array([index[n] for n in ends_to], np.int64),
-        np.ascontiguousarray(flow),
+        flow,
         loss,
     )
 
 
 def _on_nodes(data: xr.DataArray, n_node: int) -> np.ndarray:
-    """(province, time) values padded with zero rows for the hub nodes."""
-    values = data.transpose("province", "time").values.astype(np.float64)
+    """(province, time) values padded with zero rows for the hub nodes; a variable with a
+    ``source`` dimension is summed over it (in plain numpy: nothing skipped, a NaN stays)."""
+    if "source" in data.dims:
+        values = data.transpose("province", "source", "time").values.sum(axis=1)
+    else:
+        values = data.transpose("province", "time").values
     padded = np.zeros((n_node, values.shape[1]))
     padded[: values.shape[0]] = values
     return padded
+
+
+def _on_cities(data, city: np.ndarray):
+    """``data`` (a Dataset or DataArray with a ``city`` index) on ``city``, in that order:
+    selected only where its own order differs."""
+    if data.indexes["city"].equals(pd.Index(city)):
+        return data
+    return data.sel(city=city)
 
 
 def attribution_arguments(
@@ -321,7 +331,7 @@ def attribution_arguments(
         emissions [t], ev_caused [t], edge_from, edge_to, flow [MWh], loss [1])``.
     """
     city = draw["city"].values
-    cities = inputs.cities.sel(city=city)
+    cities = _on_cities(inputs.cities, city)
     if not grid.indexes["province"].equals(base_grid.indexes["province"]):
         raise ValueError("the grids with and without EVs list their provinces differently")
     provinces = [str(v) for v in grid["province"].values]
@@ -339,9 +349,9 @@ def attribution_arguments(
     return (
         values,
         city_node,
-        city_weight.sel(city=city).values,
+        _on_cities(city_weight, city).values,
         annual_share,
-        _on_nodes(grid["generation"].sum("source"), n_node),
+        _on_nodes(grid["generation"], n_node),
         emissions,
         emissions - _on_nodes(base_grid["production_emissions"], n_node),
         edge_from,
@@ -410,17 +420,17 @@ def account(
             raise ValueError("account needs gasoline_litres or its counterfactual")
         counterfactual = gasoline_counterfactual(gasoline_litres, inputs, parameters)
     city = draw["city"].values
-    cities = inputs.cities.sel(city=city)
+    cities = _on_cities(inputs.cities, city)
     provinces = [str(v) for v in grid["province"].values]
     n_province = len(provinces)
     arguments = attribution_arguments(draw, grid, base_grid, inputs, city_weight)
     values, city_node, weights = arguments[:3]
     caused = arguments[6][:n_province]
-    annual = values.sum(axis=1)
     # each method's hourly emissions written straight into one (method, city, time) array:
     # the traced methods by the kernel, average and marginal below
     ev = np.empty((len(METHODS), *values.shape))
     row = {method: m for m, method in enumerate(METHODS)}
+    traced = ("consumption", "consequential", "territorial")  # the kernel's order
     (
         _,
         _,
@@ -429,9 +439,8 @@ def account(
         burden_consequential,
         unattributed,
         residual,
-    ) = attribute_ev_emissions(
-        *arguments, ev[row["consumption"]], ev[row["consequential"]], ev[row["territorial"]]
-    )
+        annual_traced,
+    ) = attribute_ev_emissions(*arguments, *(ev[row[method]] for method in traced))
     if residual.max(initial=0.0) > 1e-8:
         logger.warning(
             "accounting: tracing residual up to %.3g in %d hours",
@@ -443,11 +452,26 @@ def account(
             "accounting: %.6g t of EV-caused emissions with no EV draw in the year to carry them",
             unattributed.sum(),
         )
-    # average and marginal: intensity [kg MWh-1] / 1000 x MWh = t CO2
-    for method in ("average", "marginal"):
-        rate = grid[INTENSITY_VARIABLE[method]].transpose("province", "time").values
-        at_province_rate(values, city_node, rate / 1000.0, ev[row[method]])
-    annual_ev = ev.sum(axis=2)
+    # average and marginal: intensity [kg MWh-1] / 1000 x MWh = t CO2. Their annual sums,
+    # and each city's annual imported electricity [MWh], are the draw dotted with the
+    # province's hourly rates (no second pass over the hourly emissions)
+    at_province = ("average", "marginal")
+    rates = np.stack(
+        [
+            grid[INTENSITY_VARIABLE[m]].transpose("province", "time").values / 1000.0
+            for m in at_province
+        ]
+        + [grid["import_fraction"].transpose("province", "time").values]
+    )
+    for m, method in enumerate(at_province):
+        at_province_rate(values, city_node, rates[m], ev[row[method]])
+    *annual_at_province, imported = _dot_by_province(values, city_node, rates)
+    annual_ev = np.empty((len(METHODS), len(city)))
+    for method, annual_method in zip(
+        traced + at_province, (*annual_traced, *annual_at_province), strict=True
+    ):
+        annual_ev[row[method]] = annual_method
+    annual = values.sum(axis=1)
     burden = np.zeros((len(METHODS), len(city), n_province))
     for m, method in enumerate(METHODS):
         if method == "consumption":
@@ -467,13 +491,6 @@ def account(
         located = weights * burden[m].sum(axis=0)[city_node]
         carbon_class[m] = classify(annual_ev[m], located)
 
-    # annual imported electricity of each city: its draw dotted with its province's import
-    # fraction, province by province (no city x hour product is kept)
-    fraction = grid["import_fraction"].transpose("province", "time").values
-    imported = np.zeros(len(city))
-    for j in np.unique(city_node):
-        members = np.flatnonzero(city_node == j)
-        imported[members] = values[members] @ fraction[j]
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(annual > 0, imported / np.where(annual > 0, annual, 1), 0.0)
     time_axis = draw["time"].values
@@ -519,6 +536,31 @@ def account(
         flag_values=np.array([CARBON_EXPORTER, BALANCED, CARBON_IMPORTER], np.int8),
         flag_meanings="carbon_exporter balanced carbon_importer",
     )
+    return result
+
+
+def _dot_by_province(values: np.ndarray, city_node: np.ndarray, rates: np.ndarray) -> np.ndarray:
+    """Each city's hourly values dotted with the hourly rates of its province, province by
+    province (one matrix product per province; no city x hour product is made).
+
+    Parameters
+    ----------
+    values : ndarray (city, time)
+        Per-city hourly values [any unit, e.g. MWh].
+    city_node : ndarray of int64 (city,)
+        Province index of each city.
+    rates : ndarray (rate, province, time)
+        Hourly rates per unit of ``values`` [any unit].
+
+    Returns
+    -------
+    ndarray (rate, city)
+        ``sum_t values[c, t] * rates[k, province(c), t]``.
+    """
+    result = np.zeros((rates.shape[0], values.shape[0]))
+    for j in np.unique(city_node):
+        members = np.flatnonzero(city_node == j)
+        result[:, members] = rates[:, j] @ values[members].T
     return result
 
 

@@ -181,6 +181,19 @@ def test_conservation_in_the_hand_case(tmp_path):
         by_city.sel({"method": "territorial"}), by_city.sel({"method": "consumption"})
     )
     np.testing.assert_allclose(result["burden_province"].sum("producer"), ev.sum("time"))
+    # the annual sums (taken as the hours are written, or as dot products) are the hours'
+    np.testing.assert_allclose(result["annual_ev_emissions"], ev.sum("time"), rtol=1e-12)
+
+
+def test_import_share_of_each_city_by_hand(tmp_path):
+    """A city's import share is its draw weighted by its own province's hourly import
+    fraction: a1 (AA) draws 10, 0, 6 at fractions 0, 0.5, 0.2; b1 (BB) 20, 0, 0 at 0.4."""
+    generation = [[100.0, 100.0, 100.0], [50.0, 50.0, 50.0]]
+    grid = _grid([[80.0] * 3, [0.0] * 3], generation, [[50.0, 50.0, 0.0]])
+    grid["import_fraction"] = (("province", "time"), [[0.0, 0.5, 0.2], [0.4, 0.1, 0.0]])
+    draw = _draw([[10.0, 0.0, 6.0], [0.0, 0.0, 0.0], [20.0, 0.0, 0.0]])
+    result = account(draw, draw * 0, grid, grid, _inputs(tmp_path), None)
+    np.testing.assert_allclose(result["import_share"], [1.2 / 16, 0.0, 8.0 / 20], rtol=1e-12)
 
 
 def test_counterfactual_given_once_gives_the_same_accounting(tmp_path):
@@ -325,9 +338,16 @@ def _outputs(draw):
 def test_kernel_matches_numpy_and_conserves(seed):
     args = _random_case(np.random.default_rng(seed))
     draw, city_node, _, _, generation, emissions, caused, frm, to, flow, loss = args
-    (consumption, consequential, territorial, burden_c, burden_q, unattributed, residual) = (
-        attribute_ev_emissions(*args, *_outputs(draw))
-    )
+    (
+        consumption,
+        consequential,
+        territorial,
+        burden_c,
+        burden_q,
+        unattributed,
+        residual,
+        annual,
+    ) = attribute_ev_emissions(*args, *_outputs(draw))
     expected = reference_attribution(args)
     ours = (consumption, consequential, territorial, burden_c, burden_q)
     for mine, theirs in zip(ours, expected, strict=True):
@@ -340,6 +360,9 @@ def test_kernel_matches_numpy_and_conserves(seed):
     np.testing.assert_array_equal(burden_c[:, 3], 0.0)  # the hub produces nothing
     assert not unattributed.any()
     assert (residual < 1e-9).all()
+    # the annual sums it takes as it writes the hours
+    hourly = np.stack([consumption, consequential, territorial])
+    np.testing.assert_allclose(annual, hourly.sum(axis=2), rtol=1e-12, atol=1e-12)
 
 
 def test_kernel_burdens_across_hour_blocks():

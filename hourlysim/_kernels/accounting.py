@@ -121,6 +121,9 @@ def attribute_ev_emissions(
     residual : ndarray (time,)
         Relative residual of the tracing solve [1]; 0 in an hour solved by substitution
         alone (no loop), whose residual is rounding only (see ``solve_hour``).
+    annual : ndarray (3, city)
+        The sums over the hours of ``consumption``, ``consequential`` and ``territorial``
+        (in that order) [t], taken as they are written (no second pass over the outputs).
     """
     n_city, n_time = draw.shape
     n_node = generation.shape[0]
@@ -271,15 +274,27 @@ def attribute_ev_emissions(
                     p = columns[q]
                     burden_consumption[c, p] += on_consumption[position - first[j], q]
                     burden_consequential[c, p] += on_consequential[position - first[j], q]
+    # the hourly outputs, and their sums over the year as they are written
+    annual = np.zeros((3, n_city))
     for c in range(n_city):
         j = city_node[c]
+        sum_consumption = 0.0
+        sum_consequential = 0.0
+        sum_territorial = 0.0
         for t in range(n_time):
             d = draw[c, t]
-            consumption[c, t] = d * consumption_rate[j, t]
-            consequential[c, t] = (
-                d * consequential_rate[j, t] + annual_draw_share[c] * without_draw[t]
-            )
-            territorial[c, t] = city_weight[c] * located[j, t]
+            value = d * consumption_rate[j, t]
+            consumption[c, t] = value
+            sum_consumption += value
+            value = d * consequential_rate[j, t] + annual_draw_share[c] * without_draw[t]
+            consequential[c, t] = value
+            sum_consequential += value
+            value = city_weight[c] * located[j, t]
+            territorial[c, t] = value
+            sum_territorial += value
+        annual[0, c] = sum_consumption
+        annual[1, c] = sum_consequential
+        annual[2, c] = sum_territorial
         for p in range(n_node):
             burden_consequential[c, p] += annual_draw_share[c] * without_draw_by_node[p]
     return (
@@ -290,6 +305,7 @@ def attribute_ev_emissions(
         burden_consequential,
         unattributed,
         residual,
+        annual,
     )
 
 
