@@ -17,6 +17,7 @@ that runs past the last hour wraps to the first. Windows are never truncated per
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
@@ -34,6 +35,8 @@ __all__ = [
     "solar_aligned",
     "valley_filling",
     "charging_load",
+    "plan_charging",
+    "ChargingPlan",
 ]
 
 logger = logging.getLogger(__name__)
@@ -602,22 +605,32 @@ def charging_load(
     ConvergenceError
         If valley filling does not converge.
     """
+    signals = {"signal": signal, "base_load": base_load, "solar_cf": solar_cf}
+    _check_strategy(strategy, signals, valley_start_hour)
+    plan = plan_charging(
+        battery_energy,
+        charging_modes,
+        charging_arrivals,
+        mode_share,
+        charging_efficiency=charging_efficiency,
+        city_province=city_province,
+    )
+    return plan.load(
+        strategy, **signals, valley_start_hour=valley_start_hour, tol=tol, max_sweeps=max_sweeps
+    )
+
+
+def _check_strategy(strategy: str, signals: dict, valley_start_hour: int) -> None:
+    """Refuse an unknown strategy, a missing signal it needs, or a bad valley start hour."""
     if strategy not in STRATEGIES:
         raise InputError(
             f"unknown charging strategy {strategy!r}; expected one of {STRATEGIES}",
             column="strategy",
         )
-    extra = {"signal": signal, "base_load": base_load, "solar_cf": solar_cf}
-    if strategy in _NEEDS and extra[_NEEDS[strategy]] is None:
+    if strategy in _NEEDS and signals[_NEEDS[strategy]] is None:
         raise InputError(
             f"strategy {strategy!r} needs '{_NEEDS[strategy]}' (province, time)",
             column=_NEEDS[strategy],
-        )
-    eta = float(charging_efficiency)
-    if not 0.0 < eta <= 1.0:
-        raise InputError(
-            f"charging_efficiency must lie in (0, 1], got {charging_efficiency!r}",
-            column="charging_efficiency",
         )
     if not 0 <= int(valley_start_hour) <= 23:
         raise InputError(
@@ -625,6 +638,38 @@ def charging_load(
             column="valley_start_hour",
         )
 
+
+def plan_charging(
+    battery_energy: xr.DataArray,
+    charging_modes: xr.Dataset,
+    charging_arrivals: xr.DataArray,
+    mode_share: xr.DataArray,
+    *,
+    charging_efficiency: float,
+    city_province: xr.DataArray,
+) -> ChargingPlan:
+    """Validate the inputs of :func:`charging_load` and lay out its cohorts, once for every
+    strategy: the daily need of each city and mode, and the cohorts of one province.
+
+    Parameters are those of :func:`charging_load`; :meth:`ChargingPlan.load` then schedules
+    a strategy. A caller that charges the same fleet under several strategies (one
+    scenario-year) plans once and loads each strategy from the plan.
+
+    Returns
+    -------
+    ChargingPlan
+
+    Raises
+    ------
+    InputError
+        As :func:`charging_load`, for the inputs other than the strategy's.
+    """
+    eta = float(charging_efficiency)
+    if not 0.0 < eta <= 1.0:
+        raise InputError(
+            f"charging_efficiency must lie in (0, 1], got {charging_efficiency!r}",
+            column="charging_efficiency",
+        )
     energy = _values(battery_energy, ("segment", "city", "time"), "battery_energy", False)
     n_seg, n_city, n_hours = energy.shape
     if n_hours % 24 or n_hours < 48:
@@ -657,9 +702,6 @@ def charging_load(
         raise InputError("'city_province' must give one province per city", column="city")
     provinces = list(dict.fromkeys(codes.tolist()))
     rows_of = {p: np.flatnonzero(codes == p).astype(np.int64) for p in provinces}
-    series = {}
-    if strategy in _NEEDS:
-        series = _province_rows(extra[_NEEDS[strategy]], _NEEDS[strategy], provinces, n_hours)
 
     # city need per day and mode [MWh]
     city_need = np.empty((n_city, n_days, share.shape[1]))  # (city, day, mode)
@@ -668,7 +710,6 @@ def charging_load(
     # cohort layout of one province, by mode m then start s = 24 d + h; arrival hours with a
     # zero share hold no cohort
     n_modes = len(modes)
-    hour_of_day = np.arange(n_hours, dtype=np.int64) % 24
     earliest_mode, arrival_mode, block_mode = [], [], []
     for m in range(n_modes):
         hours = np.flatnonzero(arrivals[m] > 0)
@@ -693,77 +734,172 @@ def charging_load(
         slice(ptr_all[first_cohort[m]], ptr_all[first_cohort[m + 1]]) for m in range(n_modes)
     ]
     mode_ptr = [np.arange(n_mode[m] + 1, dtype=np.int64) * length[m] for m in range(n_modes)]
-    mode_kernel = {
-        "uncontrolled": ("uncontrolled",) * n_modes,
-        "tou_delayed": tuple("tou" if m == "home" else "uncontrolled" for m in modes),
-        "carbon_aware": ("greedy",) * n_modes,
-        "solar_aligned": tuple("greedy" if m == "work" else "uncontrolled" for m in modes),
-        "valley_filling": ("valley",) * n_modes,
-    }[strategy]
-    key = None  # the per-province signal of the greedy kernel
-
-    out = np.zeros((n_city, n_hours))
-    for p in provinces:
-        rows = rows_of[p]
-        weights = city_need[rows].reshape(rows.shape[0], n_days * n_modes)  # (city, block)
-        province_need = weights.sum(axis=0)  # (block,)
-        need_all = province_need[block_all] * arrival_all
-        cap_all = need_all * ratio_all
-        if strategy == "valley_filling":
-            cohorts = _Cohorts.trusted(need_all, earliest_all, len_all, cap_all, ptr_all, n_hours)
-            x_all = _run_valley(cohorts, series[p], tol, max_sweeps)
-        else:
-            if strategy == "solar_aligned":
-                key = np.ascontiguousarray(-series[p])
-            elif strategy == "carbon_aware":
-                key = series[p]
-            x_all = np.empty(ptr_all[-1])
-            for m in range(n_modes):
-                cohort = mode_cohorts[m]
-                x = x_all[mode_entries[m]]
-                args = (
-                    need_all[cohort],
-                    earliest_all[cohort],
-                    len_all[cohort],
-                    cap_all[cohort],
-                    mode_ptr[m],
-                )
-                kind = mode_kernel[m]
-                if kind == "uncontrolled":
-                    _k.uncontrolled_schedule(*args, x)
-                elif kind == "tou":
-                    _k.tou_delayed_schedule(*args, hour_of_day, np.int64(valley_start_hour), x)
-                else:
-                    _k.carbon_aware_schedule(*args, key, x)
-        _k.split_by_share(
-            need_all,
-            x_all,
-            earliest_all,
-            len_all,
-            ptr_all,
-            block_all,
-            block_start,
-            province_need,
-            weights,
-            rows,
-            span,
-            out,
-        )
-
     coords = {}
     if "city" in battery_energy.coords:
         coords["city"] = battery_energy["city"]
     if "time" in battery_energy.coords:
         coords["time"] = battery_energy["time"]
-    return xr.DataArray(
-        out,
-        dims=("city", "time"),
+    return ChargingPlan(
+        modes=modes,
+        provinces=provinces,
+        rows_of=rows_of,
+        city_need=city_need,
+        n_hours=n_hours,
+        n_days=n_days,
+        earliest=earliest_all,
+        arrival=arrival_all,
+        block=block_all,
+        block_start=block_start,
+        length=len_all,
+        ptr=ptr_all,
+        ratio=ratio_all,
+        span=span,
+        mode_cohorts=mode_cohorts,
+        mode_entries=mode_entries,
+        mode_ptr=mode_ptr,
         coords=coords,
-        name="charging_load",
-        attrs={
-            "units": "MWh",
-            "long_name": "EV charging load drawn from the grid at the charger per hour step",
-            "strategy": strategy,
-            "charging_efficiency": eta,
-        },
+        charging_efficiency=eta,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class ChargingPlan:
+    """Validated charging inputs in the kernels' layout (from :func:`plan_charging`).
+
+    Nothing in it is changed by :meth:`load`, so one plan serves every strategy.
+    """
+
+    #: charging modes, in the order of the mode axes
+    modes: list[str]
+    #: province codes in the order their cities first appear, and each one's city rows
+    provinces: list[str]
+    rows_of: dict[str, np.ndarray]
+    #: energy each city needs per day and mode, (city, day, mode) [MWh]
+    city_need: np.ndarray
+    n_hours: int
+    n_days: int
+    #: one province's cohorts, by mode then start hour: start hour, share of the day's
+    #: need, (day, mode) block, window length [h], schedule pointers, cap per MWh of need
+    #: [h-1]
+    earliest: np.ndarray
+    arrival: np.ndarray
+    block: np.ndarray
+    length: np.ndarray
+    ptr: np.ndarray
+    ratio: np.ndarray
+    #: first hour of each block, and the hours a block's schedules can span
+    block_start: np.ndarray
+    span: np.int64
+    #: each mode's cohorts, schedule entries and own schedule pointers
+    mode_cohorts: list[slice]
+    mode_entries: list[slice]
+    mode_ptr: list[np.ndarray]
+    #: ``city`` and ``time`` coordinates of the result
+    coords: dict
+    #: battery energy per unit of grid energy at the charger [1]
+    charging_efficiency: float
+
+    def load(
+        self,
+        strategy: str,
+        *,
+        signal: xr.DataArray | None = None,
+        base_load: xr.DataArray | None = None,
+        solar_cf: xr.DataArray | None = None,
+        valley_start_hour: int = 23,
+        tol: float = 1e-4,
+        max_sweeps: int = 10_000,
+    ) -> xr.DataArray:
+        """Hourly charging load of every city under ``strategy`` (see :func:`charging_load`,
+        whose strategy arguments these are) [MWh per hour step]."""
+        signals = {"signal": signal, "base_load": base_load, "solar_cf": solar_cf}
+        _check_strategy(strategy, signals, valley_start_hour)
+        return self._schedule(strategy, signals, int(valley_start_hour), tol, max_sweeps)
+
+    def _schedule(self, strategy, signals, valley_start_hour, tol, max_sweeps) -> xr.DataArray:
+        modes, provinces, rows_of, city_need = (
+            self.modes,
+            self.provinces,
+            self.rows_of,
+            self.city_need,
+        )
+        n_hours, n_days, n_modes = self.n_hours, self.n_days, len(modes)
+        earliest_all, arrival_all, block_all = self.earliest, self.arrival, self.block
+        len_all, ptr_all, ratio_all = self.length, self.ptr, self.ratio
+        mode_cohorts, mode_entries, mode_ptr = self.mode_cohorts, self.mode_entries, self.mode_ptr
+        block_start, span = self.block_start, self.span
+        n_city = city_need.shape[0]
+        hour_of_day = np.arange(n_hours, dtype=np.int64) % 24
+        series = {}
+        if strategy in _NEEDS:
+            series = _province_rows(signals[_NEEDS[strategy]], _NEEDS[strategy], provinces, n_hours)
+        mode_kernel = {
+            "uncontrolled": ("uncontrolled",) * n_modes,
+            "tou_delayed": tuple("tou" if m == "home" else "uncontrolled" for m in modes),
+            "carbon_aware": ("greedy",) * n_modes,
+            "solar_aligned": tuple("greedy" if m == "work" else "uncontrolled" for m in modes),
+            "valley_filling": ("valley",) * n_modes,
+        }[strategy]
+        key = None  # the per-province signal of the greedy kernel
+
+        out = np.zeros((n_city, n_hours))
+        for p in provinces:
+            rows = rows_of[p]
+            weights = city_need[rows].reshape(rows.shape[0], n_days * n_modes)  # (city, block)
+            province_need = weights.sum(axis=0)  # (block,)
+            need_all = province_need[block_all] * arrival_all
+            cap_all = need_all * ratio_all
+            if strategy == "valley_filling":
+                cohorts = _Cohorts.trusted(
+                    need_all, earliest_all, len_all, cap_all, ptr_all, n_hours
+                )
+                x_all = _run_valley(cohorts, series[p], tol, max_sweeps)
+            else:
+                if strategy == "solar_aligned":
+                    key = np.ascontiguousarray(-series[p])
+                elif strategy == "carbon_aware":
+                    key = series[p]
+                x_all = np.empty(ptr_all[-1])
+                for m in range(n_modes):
+                    cohort = mode_cohorts[m]
+                    x = x_all[mode_entries[m]]
+                    args = (
+                        need_all[cohort],
+                        earliest_all[cohort],
+                        len_all[cohort],
+                        cap_all[cohort],
+                        mode_ptr[m],
+                    )
+                    kind = mode_kernel[m]
+                    if kind == "uncontrolled":
+                        _k.uncontrolled_schedule(*args, x)
+                    elif kind == "tou":
+                        _k.tou_delayed_schedule(*args, hour_of_day, np.int64(valley_start_hour), x)
+                    else:
+                        _k.carbon_aware_schedule(*args, key, x)
+            _k.split_by_share(
+                need_all,
+                x_all,
+                earliest_all,
+                len_all,
+                ptr_all,
+                block_all,
+                block_start,
+                province_need,
+                weights,
+                rows,
+                span,
+                out,
+            )
+        return xr.DataArray(
+            out,
+            dims=("city", "time"),
+            coords=self.coords,
+            name="charging_load",
+            attrs={
+                "units": "MWh",
+                "long_name": "EV charging load drawn from the grid at the charger per hour step",
+                "strategy": strategy,
+                "charging_efficiency": self.charging_efficiency,
+            },
+        )

@@ -14,6 +14,7 @@ half-written), one part variable in memory at a time.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -41,7 +42,7 @@ from .accounting import (
     gasoline_counterfactual,
 )
 from .allocator import keep_freed_memory
-from .charging import charging_load
+from .charging import ChargingPlan, plan_charging
 from .demand import driving_demand
 from .errors import InputError
 from .grid import report_imbalance, simulate_grid
@@ -155,24 +156,45 @@ class YearContext:
         ``carbon_signal`` intensity, ``valley_filling`` flattens demand minus wind and solar,
         ``solar_aligned`` follows the solar capacity factor.
         """
-        inputs, vehicles, base_grid = self.inputs, self.inputs.vehicles, self.base_grid
-        net_load = base_grid["demand"] - base_grid["generation"].sel(source=["wind", "solar"]).sum(
-            "source"
+        return self.charging_plan.load(
+            strategy,
+            signal=self.base_grid[INTENSITY_VARIABLE[self.scenario.carbon_signal]],
+            base_load=self.net_load,
+            solar_cf=self.solar_cf,
+            valley_start_hour=int(self.parameter("tou_valley_start_hour")),
         )
-        solar_cf = inputs.hourly["cf_solar"].rename(hour="time").assign_coords(time=self.time)
-        return charging_load(
+
+    @functools.cached_property
+    def charging_plan(self) -> ChargingPlan:
+        """The year's charging cohorts, laid out once for every strategy."""
+        vehicles = self.inputs.vehicles
+        return plan_charging(
             self.demand["battery_energy"],
             vehicles[["power_kw", "session_kwh", "dwell_hours"]],
             vehicles["arrival_share"].rename(hour_of_day="hour"),
             vehicles["mode_share"],
-            strategy=strategy,
             charging_efficiency=self.parameter("charging_efficiency"),
-            city_province=inputs.cities["city_province"],
-            signal=base_grid[INTENSITY_VARIABLE[self.scenario.carbon_signal]],
-            base_load=net_load,
-            solar_cf=solar_cf,
-            valley_start_hour=int(self.parameter("tou_valley_start_hour")),
+            city_province=self.inputs.cities["city_province"],
         )
+
+    @functools.cached_property
+    def net_load(self) -> xr.DataArray:
+        """Demand less wind and solar of the grid without EVs, (province, time) [MWh]."""
+        base_grid = self.base_grid
+        renewables = base_grid["generation"].sel(source=["wind", "solar"])
+        return base_grid["demand"] - renewables.sum("source", skipna=False)
+
+    @functools.cached_property
+    def solar_cf(self) -> xr.DataArray:
+        """Solar capacity factor on the model hours, (province, time) [1]."""
+        return self.inputs.hourly["cf_solar"].rename(hour="time").assign_coords(time=self.time)
+
+    @functools.cached_property
+    def city_region(self) -> xr.DataArray:
+        """Regional grid of each city, (city,)."""
+        cities = self.inputs.cities
+        region = self.inputs.provinces["grid_region"].sel(province=cities["city_province"].values)
+        return xr.DataArray(region.values, dims="city", coords={"city": cities["city"]})
 
     def strategy(self, strategy: str) -> xr.Dataset:
         """Charging, grid with EVs, accounting and indicators under one strategy: one
@@ -201,14 +223,13 @@ class YearContext:
             city_weight=self.city_weight,
             counterfactual=self.counterfactual,
         )
-        region = inputs.provinces["grid_region"].sel(province=city_province.values)
         indicators = city_indicators(
             accounting,
             self.ev_fleet,
             cities["population"],
             gdp_per_capita=cities["gdp_per_capita"],
             province=city_province,
-            grid_region=xr.DataArray(region.values, dims="city", coords={"city": cities["city"]}),
+            grid_region=self.city_region,
         )
         return _strategy_pieces(load, draw, grid, accounting, indicators)
 

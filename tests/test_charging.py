@@ -242,6 +242,37 @@ def test_valley_filling_merged_equals_joint_unmerged_problem():
     assert np.sum((base + merged) ** 2) == pytest.approx(np.sum((base + joint) ** 2), rel=1e-9)
 
 
+def test_one_plan_serves_every_strategy():
+    """A plan loaded under each strategy in turn gives exactly what charging_load gives for
+    that strategy alone, and loading leaves the plan as it was."""
+    inputs = make_inputs(seed=3)
+    plan = charging.plan_charging(
+        inputs["battery_energy"],
+        inputs["charging_modes"],
+        inputs["charging_arrivals"],
+        inputs["mode_share"],
+        charging_efficiency=EFFICIENCY,
+        city_province=inputs["city_province"],
+    )
+    arrays = {name: value.copy() for name, value in vars(plan).items() if hasattr(value, "copy")}
+    signals = {name: inputs[name] for name in ("signal", "base_load", "solar_cf")}
+    for strategy in (*charging.STRATEGIES, "uncontrolled"):
+        xr.testing.assert_identical(plan.load(strategy, **signals), run(inputs, strategy))
+    for name, before in arrays.items():
+        after = getattr(plan, name)
+        if isinstance(before, np.ndarray):
+            np.testing.assert_array_equal(after, before, err_msg=name)
+        elif isinstance(before, dict):
+            for key, value in before.items():
+                np.testing.assert_array_equal(after[key], value, err_msg=f"{name}[{key}]")
+        else:
+            assert after == before, name
+    with pytest.raises(InputError, match="unknown charging strategy"):
+        plan.load("midnight", **signals)
+    with pytest.raises(InputError, match="needs 'base_load'"):
+        plan.load("valley_filling", signal=inputs["signal"])
+
+
 def test_unknown_strategy():
     with pytest.raises(InputError, match="unknown charging strategy 'smart'"):
         run(make_inputs(), "smart")
