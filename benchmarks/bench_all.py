@@ -842,7 +842,8 @@ def targets(rows: list[dict]) -> list[dict]:
 PROFILE_PIECES = (
     ("YearContext: temperature", "runner.py", "city_temperature"),
     ("demand", "demand.py", "driving_demand"),
-    ("grid (without EVs + one per strategy)", "grid.py", "simulate_grid"),
+    ("grid: EV-independent inputs prepared once", "grid.py", "prepare_grid"),
+    ("grid: without EVs + one per strategy", "grid.py", "simulate"),
     ("  dispatch kernel", "dispatch.py", "dispatch"),
     ("  flow tracing kernel", "tracing.py", "consumption_intensity"),
     ("charging: cohorts planned once", "charging.py", "plan_charging"),

@@ -37,6 +37,7 @@ increment's rate.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -274,6 +275,32 @@ def simulate_grid(
         ``tracing_residual`` (time) and ``flow`` (corridor, time) with the ``corridor``
         coordinates ``from_node``, ``to_node`` and ``loss_fraction``.
     """
+    return prepare_grid(inputs, time, parameters, exchange).simulate(ev_grid_draw)
+
+
+def prepare_grid(
+    inputs: InputSet,
+    time: pd.DatetimeIndex,
+    parameters: dict | None = None,
+    exchange: str = "pool",
+) -> GridYear:
+    """Everything :func:`simulate_grid` needs that does not depend on the EV draw, once
+    per year: demand, must-run and variable sources, hydro budgets, corridors and hubs,
+    emission rates. :meth:`GridYear.simulate` then dispatches with any EV draw, so a
+    caller that simulates a year with and without EVs, or under several charging
+    strategies, prepares it once.
+
+    Parameters are those of :func:`simulate_grid`.
+
+    Returns
+    -------
+    GridYear
+
+    Raises
+    ------
+    ValueError, InputError
+        As :func:`simulate_grid`, for the inputs other than the EV draw.
+    """
     if exchange not in EXCHANGES:
         raise ValueError(f"exchange must be one of {EXCHANGES}, got {exchange!r}")
     overrides = parameters or {}
@@ -293,13 +320,6 @@ def simulate_grid(
         return capacity.sel(capacity_source=name).values.astype(float)
 
     demand = _base_demand(inputs)
-    load = demand
-    if ev_grid_draw is not None:
-        draw = ev_grid_draw.reindex(province=codes, fill_value=0.0).transpose("province", "time")
-        draw = np.asarray(draw.values, dtype=float)
-        if draw.shape != demand.shape or not np.isfinite(draw).all():
-            raise ValueError("ev_grid_draw must be finite with dims (province, time) over time")
-        load = demand + draw
     wind, solar = _renewables(inputs, overrides)
     nuclear = np.repeat(
         (cap("nuclear") * (p("nuclear_utilisation_hours") / HOURS_PER_YEAR))[:, None],
@@ -357,44 +377,13 @@ def simulate_grid(
         regions = []
         pool = np.full(n_province, -1, np.int64)
         hub_capacity = np.zeros(n_province)
-
-    # dispatchable hydro shifted toward the hours of highest residual load
     incidence = np.zeros((n_province, corridor_from.size))
     incidence[corridor_from, np.arange(corridor_from.size)] += 1.0
     incidence[corridor_to, np.arange(corridor_from.size)] -= 1.0 - corridor_loss
     nominal_export = incidence @ hourly_schedule
-    residual = (
-        load + nominal_export[:, None] - nuclear - biomass - run_of_river - chp - gas_must_run
-        - wind - solar
-    )  # fmt: skip
-    dispatchable_hydro = schedule_hydro(
-        residual, hydro_room, (1.0 - ror_share) * monthly, month_start
-    )
 
     costs = np.array([p("merit_cost_coal"), p("merit_cost_gas")])
-    rates = emission_rates(inputs, overrides)
     merit = np.array([COAL, GAS] if costs[0] <= costs[1] else [GAS, COAL], np.int64)
-    generation, flow, to_hub, from_hub, unserved, surplus, share = dispatch(
-        np.ascontiguousarray(load),
-        nuclear,
-        biomass,
-        run_of_river,
-        dispatchable_hydro,
-        chp,
-        gas_must_run,
-        np.ascontiguousarray(wind),
-        np.ascontiguousarray(solar),
-        cap("coal"),
-        cap("gas"),
-        merit,
-        corridor_from,
-        corridor_to,
-        schedule,
-        corridor_loss,
-        pool,
-        hub_capacity,
-        hub_loss,
-    )
 
     # every exchange as a corridor between nodes (provinces, then hubs)
     nodes = codes + [f"hub_{r}" for r in regions]
@@ -403,110 +392,246 @@ def simulate_grid(
     to_node = [codes[i] for i in corridor_to]
     all_from, all_to = list(corridor_from), list(corridor_to)
     loss = list(corridor_loss)
-    flows = [flow]
-    if exchange == "pool":
-        members = np.flatnonzero(pool >= 0)
-        hub_node = n_province + pool[members]
-        for direction, block in (("to", to_hub), ("from", from_hub)):
-            for i, h in zip(members, hub_node, strict=True):
-                hub = nodes[h]
-                if direction == "to":
-                    names.append(f"{codes[i]}>{hub}")
-                    from_node.append(codes[i]), to_node.append(hub)
-                    all_from.append(i), all_to.append(h)
-                else:
-                    names.append(f"{hub}>{codes[i]}")
-                    from_node.append(hub), to_node.append(codes[i])
-                    all_from.append(h), all_to.append(i)
-                loss.append(hub_loss[i])
-            flows.append(block[members])
-    all_flow = np.ascontiguousarray(np.concatenate(flows, axis=0))
-    all_from = np.array(all_from, np.int64)
-    all_to = np.array(all_to, np.int64)
-    loss = np.array(loss, float)
-
-    emissions_kg = rates.values @ generation  # (source,) @ (province, source, time)
-    total = generation.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        average = np.where(total > 0, emissions_kg / np.where(total > 0, total, 1.0), 0.0)
-    node_total = np.zeros((len(nodes), n_time))
-    node_total[:n_province] = total
-    node_emissions = np.zeros((len(nodes), n_time))
-    node_emissions[:n_province] = emissions_kg
-    # flows are the energy sent; the receiver gets (1 - loss) of it (emissions of the lost
-    # energy reach no consumer: see hourlysim.flow_tracing)
-    traced, import_fraction, tracing_residual = consumption_intensity(
-        node_total, node_emissions, all_from, all_to, all_flow, loss
+    members = np.flatnonzero(pool >= 0)
+    hub_node = n_province + pool[members]
+    for direction in ("to", "from"):
+        for i, h in zip(members, hub_node, strict=True):
+            hub = nodes[h]
+            if direction == "to":
+                names.append(f"{codes[i]}>{hub}")
+                from_node.append(codes[i]), to_node.append(hub)
+                all_from.append(i), all_to.append(h)
+            else:
+                names.append(f"{hub}>{codes[i]}")
+                from_node.append(hub), to_node.append(codes[i])
+                all_from.append(h), all_to.append(i)
+            loss.append(hub_loss[i])
+    edge_from = np.array(all_from, np.int64)
+    edge_to = np.array(all_to, np.int64)
+    edge_loss = np.array(loss, float)
+    node_incidence = np.zeros((n_province, edge_from.size))
+    into = edge_to < n_province
+    node_incidence[edge_to[into], np.flatnonzero(into)] += 1.0 - edge_loss[into]
+    out = edge_from < n_province
+    node_incidence[edge_from[out], np.flatnonzero(out)] -= 1.0
+    return GridYear(
+        time=time,
+        exchange=exchange,
+        provinces=codes,
+        nodes=nodes,
+        demand=demand,
+        nuclear=nuclear,
+        biomass=biomass,
+        run_of_river=run_of_river,
+        chp=chp,
+        gas_must_run=gas_must_run,
+        wind=np.ascontiguousarray(wind),
+        solar=np.ascontiguousarray(solar),
+        nominal_export=nominal_export,
+        hydro_room=hydro_room,
+        hydro_budget=(1.0 - ror_share) * monthly,
+        month_start=month_start,
+        coal_capacity=cap("coal"),
+        gas_capacity=cap("gas"),
+        merit=merit,
+        emission_rate=emission_rates(inputs, overrides).values,
+        corridor_from=corridor_from,
+        corridor_to=corridor_to,
+        schedule=schedule,
+        corridor_loss=corridor_loss,
+        pool=pool,
+        hub_capacity=hub_capacity,
+        hub_loss=hub_loss,
+        pool_members=members,
+        edge_names=names,
+        edge_from_node=from_node,
+        edge_to_node=to_node,
+        edge_from=edge_from,
+        edge_to=edge_to,
+        edge_loss=edge_loss,
+        node_incidence=node_incidence,
     )
-    traced = traced[:n_province]
-    import_fraction = import_fraction[:n_province]
-    marginal = rates.values @ share
-    used = generation[:, SOURCES.index("wind"), :] + generation[:, SOURCES.index("solar"), :]
-    curtailment = np.maximum(wind + solar - used, 0.0)
-    node_incidence = np.zeros((n_province, all_from.size))
-    into = all_to < n_province
-    node_incidence[all_to[into], np.flatnonzero(into)] += 1.0 - loss[into]
-    out = all_from < n_province
-    node_incidence[all_from[out], np.flatnonzero(out)] -= 1.0
-    net_import = node_incidence @ all_flow
 
-    dims = ("province", "time")
-    result = xr.Dataset(
-        {
-            "demand": (dims, demand),
-            "load": (dims, load),
-            "generation": (("province", "source", "time"), generation),
-            "curtailment": (dims, curtailment),
-            "unserved": (dims, unserved),
-            "surplus": (dims, surplus),
-            "net_import": (dims, net_import),
-            "production_emissions": (dims, emissions_kg / 1000.0),
-            "average_intensity": (dims, average),
-            "consumption_intensity": (dims, traced),
-            "marginal_intensity": (dims, marginal),
-            "marginal_source_share": (("province", "source", "time"), share),
-            "import_fraction": (dims, import_fraction),
-            "flow": (("corridor", "time"), all_flow),
-            "tracing_residual": ("time", tracing_residual),
-        },
-        coords={
-            "province": codes,
-            "time": time,
-            "source": list(SOURCES),
-            "corridor": names,
-            "from_node": ("corridor", from_node),
-            "to_node": ("corridor", to_node),
-            "loss_fraction": ("corridor", loss),
-        },
-        attrs={"exchange": exchange},
-    )
-    units = {
-        "demand": "MWh",
-        "load": "MWh",
-        "generation": "MWh",
-        "curtailment": "MWh",
-        "unserved": "MWh",
-        "surplus": "MWh",
-        "net_import": "MWh",
-        "production_emissions": "t",
-        "average_intensity": "kg MWh-1",
-        "consumption_intensity": "kg MWh-1",
-        "marginal_intensity": "kg MWh-1",
-        "marginal_source_share": "1",
-        "import_fraction": "1",
-        "flow": "MWh",
-        "tracing_residual": "1",
-    }
-    for name, unit in units.items():
-        result[name].attrs["units"] = unit
-    result["demand"].attrs["long_name"] = "provincial demand without EVs"
-    result["load"].attrs["long_name"] = "demand served in the province, EVs included"
-    result["surplus"].attrs["long_name"] = "must-run and imported energy not absorbed"
-    result["import_fraction"].attrs["long_name"] = "share of supply that was imported"
-    result["flow"].attrs["long_name"] = "energy sent on each corridor (hub links included)"
-    result["tracing_residual"].attrs["long_name"] = "largest relative residual of tracing"
-    result["loss_fraction"].attrs.update(units="1", long_name="share of the flow lost")
-    return result
+
+@dataclass(frozen=True, eq=False)
+class GridYear:
+    """The EV-independent inputs of one year's dispatch (from :func:`prepare_grid`), as
+    (province, time) arrays [MWh] unless noted. Nothing in it is changed by
+    :meth:`simulate`, so one prepared year serves every EV draw."""
+
+    time: pd.DatetimeIndex
+    exchange: str
+    #: province codes, then the nodes of the tracing network (provinces, then hubs)
+    provinces: list[str]
+    nodes: list[str]
+    #: demand without EVs; must-run nuclear, biomass, run-of-river hydro, coal CHP and gas
+    #: floors; available wind and solar
+    demand: np.ndarray
+    nuclear: np.ndarray
+    biomass: np.ndarray
+    run_of_river: np.ndarray
+    chp: np.ndarray
+    gas_must_run: np.ndarray
+    wind: np.ndarray
+    solar: np.ndarray
+    #: scheduled net export of each province, (province,) [MWh per hour]
+    nominal_export: np.ndarray
+    #: dispatchable hydro: room in each hour, energy of each (province, month), month starts
+    hydro_room: np.ndarray
+    hydro_budget: np.ndarray
+    month_start: np.ndarray
+    #: coal and gas capacity (province,) [MW]; their merit order; each source's emission
+    #: rate (source,) [kg CO2 MWh-1]
+    coal_capacity: np.ndarray
+    gas_capacity: np.ndarray
+    merit: np.ndarray
+    emission_rate: np.ndarray
+    #: scheduled corridors: ends, hourly schedule (corridor, time), loss fraction [1]
+    corridor_from: np.ndarray
+    corridor_to: np.ndarray
+    schedule: np.ndarray
+    corridor_loss: np.ndarray
+    #: regional pools: pool of each province (-1: none), hub link capacity [MW] and loss [1],
+    #: and the provinces that belong to a pool
+    pool: np.ndarray
+    hub_capacity: np.ndarray
+    hub_loss: np.ndarray
+    pool_members: np.ndarray
+    #: every exchange as an edge of the network (corridors, then hub links): name, end
+    #: names and node indices, loss fraction [1], and the province x edge incidence of
+    #: what a province receives (1 - loss) and sends (-1)
+    edge_names: list[str]
+    edge_from_node: list[str]
+    edge_to_node: list[str]
+    edge_from: np.ndarray
+    edge_to: np.ndarray
+    edge_loss: np.ndarray
+    node_incidence: np.ndarray
+
+    def simulate(self, ev_grid_draw: xr.DataArray | None = None) -> xr.Dataset:
+        """Dispatch the year with ``ev_grid_draw`` (province, time) [MWh] added to the
+        demand (none: the grid without EVs); the result of :func:`simulate_grid`."""
+        codes, n_province = self.provinces, len(self.provinces)
+        time, n_time = self.time, len(self.time)
+        demand = self.demand.copy()  # the result's own: the plan serves other draws
+        load = demand
+        if ev_grid_draw is not None:
+            draw = ev_grid_draw.reindex(province=codes, fill_value=0.0)
+            draw = np.asarray(draw.transpose("province", "time").values, dtype=float)
+            if draw.shape != demand.shape or not np.isfinite(draw).all():
+                raise ValueError("ev_grid_draw must be finite with dims (province, time) over time")
+            load = demand + draw
+        # dispatchable hydro shifted toward the hours of highest residual load
+        residual = (
+            load + self.nominal_export[:, None] - self.nuclear - self.biomass - self.run_of_river
+            - self.chp - self.gas_must_run - self.wind - self.solar
+        )  # fmt: skip
+        dispatchable_hydro = schedule_hydro(
+            residual, self.hydro_room, self.hydro_budget, self.month_start
+        )
+        generation, flow, to_hub, from_hub, unserved, surplus, share = dispatch(
+            np.ascontiguousarray(load),
+            self.nuclear,
+            self.biomass,
+            self.run_of_river,
+            dispatchable_hydro,
+            self.chp,
+            self.gas_must_run,
+            self.wind,
+            self.solar,
+            self.coal_capacity,
+            self.gas_capacity,
+            self.merit,
+            self.corridor_from,
+            self.corridor_to,
+            self.schedule,
+            self.corridor_loss,
+            self.pool,
+            self.hub_capacity,
+            self.hub_loss,
+        )
+        members = self.pool_members
+        all_flow = np.concatenate([flow, to_hub[members], from_hub[members]], axis=0)
+
+        rates = self.emission_rate
+        emissions_kg = rates @ generation  # (source,) @ (province, source, time)
+        total = generation.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            average = np.where(total > 0, emissions_kg / np.where(total > 0, total, 1.0), 0.0)
+        n_node = len(self.nodes)
+        node_total = np.zeros((n_node, n_time))
+        node_total[:n_province] = total
+        node_emissions = np.zeros((n_node, n_time))
+        node_emissions[:n_province] = emissions_kg
+        # flows are the energy sent; the receiver gets (1 - loss) of it (emissions of the
+        # lost energy reach no consumer: see hourlysim.flow_tracing)
+        traced, import_fraction, tracing_residual = consumption_intensity(
+            node_total, node_emissions, self.edge_from, self.edge_to, all_flow, self.edge_loss
+        )
+        traced = traced[:n_province]
+        import_fraction = import_fraction[:n_province]
+        marginal = rates @ share
+        used = generation[:, SOURCES.index("wind"), :] + generation[:, SOURCES.index("solar"), :]
+        curtailment = np.maximum(self.wind + self.solar - used, 0.0)
+        net_import = self.node_incidence @ all_flow
+
+        dims = ("province", "time")
+        result = xr.Dataset(
+            {
+                "demand": (dims, demand),
+                "load": (dims, load),
+                "generation": (("province", "source", "time"), generation),
+                "curtailment": (dims, curtailment),
+                "unserved": (dims, unserved),
+                "surplus": (dims, surplus),
+                "net_import": (dims, net_import),
+                "production_emissions": (dims, emissions_kg / 1000.0),
+                "average_intensity": (dims, average),
+                "consumption_intensity": (dims, traced),
+                "marginal_intensity": (dims, marginal),
+                "marginal_source_share": (("province", "source", "time"), share),
+                "import_fraction": (dims, import_fraction),
+                "flow": (("corridor", "time"), all_flow),
+                "tracing_residual": ("time", tracing_residual),
+            },
+            coords={
+                "province": codes,
+                "time": time,
+                "source": list(SOURCES),
+                "corridor": self.edge_names,
+                "from_node": ("corridor", self.edge_from_node),
+                "to_node": ("corridor", self.edge_to_node),
+                "loss_fraction": ("corridor", self.edge_loss),
+            },
+            attrs={"exchange": self.exchange},
+        )
+        units = {
+            "demand": "MWh",
+            "load": "MWh",
+            "generation": "MWh",
+            "curtailment": "MWh",
+            "unserved": "MWh",
+            "surplus": "MWh",
+            "net_import": "MWh",
+            "production_emissions": "t",
+            "average_intensity": "kg MWh-1",
+            "consumption_intensity": "kg MWh-1",
+            "marginal_intensity": "kg MWh-1",
+            "marginal_source_share": "1",
+            "import_fraction": "1",
+            "flow": "MWh",
+            "tracing_residual": "1",
+        }
+        for name, unit in units.items():
+            result[name].attrs["units"] = unit
+        result["demand"].attrs["long_name"] = "provincial demand without EVs"
+        result["load"].attrs["long_name"] = "demand served in the province, EVs included"
+        result["surplus"].attrs["long_name"] = "must-run and imported energy not absorbed"
+        result["import_fraction"].attrs["long_name"] = "share of supply that was imported"
+        result["flow"].attrs["long_name"] = "energy sent on each corridor (hub links included)"
+        result["tracing_residual"].attrs["long_name"] = "largest relative residual of tracing"
+        result["loss_fraction"].attrs.update(units="1", long_name="share of the flow lost")
+        return result
 
 
 def _hub_capacity(inputs: InputSet) -> np.ndarray:

@@ -45,7 +45,7 @@ from .allocator import keep_freed_memory
 from .charging import ChargingPlan, plan_charging
 from .demand import driving_demand
 from .errors import InputError
-from .grid import report_imbalance, simulate_grid
+from .grid import prepare_grid, report_imbalance
 from .inequality import city_indicators
 from .inputs import InputSet, load_inputs
 from .pathway import check_scenario, check_weather_year, projection_digest, year_inputs
@@ -122,9 +122,11 @@ class YearContext:
         self.city_weight = city_weights(inputs, inputs.cities, year)
         self.counterfactual = gasoline_counterfactual(self.gasoline_litres, inputs, self.overrides)
         tell(f"{year}: driving demand")
-        self.base_grid = simulate_grid(
-            inputs, self.time, None, self.overrides, exchange=scenario.grid_exchange
+        # the grid's EV-independent inputs, once for the grid without EVs and every strategy
+        self.grid_year = prepare_grid(
+            inputs, self.time, self.overrides, exchange=scenario.grid_exchange
         )
+        self.base_grid = self.grid_year.simulate(None)
         report_imbalance(self.base_grid, f"{year}, grid without EVs: ")
         tell(f"{year}: grid without EVs")
 
@@ -210,9 +212,7 @@ class YearContext:
         load = self.charging(strategy)
         draw = ev_grid_draw(load, self.parameter("td_loss_fraction"))
         by_province = sum_by_province(draw, city_province)
-        grid = simulate_grid(
-            inputs, self.time, by_province, self.overrides, exchange=self.scenario.grid_exchange
-        )
+        grid = self.grid_year.simulate(by_province)
         accounting = account(
             draw,
             None,

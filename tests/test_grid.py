@@ -7,10 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from hourlysim import load_inputs
 from hourlysim.errors import InputError
-from hourlysim.grid import SOURCES, hydro_monthly_shape, merit_order, simulate_grid
+from hourlysim.grid import (
+    SOURCES,
+    hydro_monthly_shape,
+    merit_order,
+    prepare_grid,
+    simulate_grid,
+)
 from hourlysim.timeaxis import model_time
 from hourlysim.variables import annotate
 
@@ -188,6 +195,19 @@ def test_corridor_losses_are_conserved(shipped_inputs):
         into = (grid["flow"] * (1 - grid["loss_fraction"])).where(grid["to_node"] == hub, 0.0)
         out = grid["flow"].where(grid["from_node"] == hub, 0.0)
         np.testing.assert_allclose(into.sum("corridor"), out.sum("corridor"), atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["scheduled", "pool"])
+def test_one_prepared_year_serves_every_draw(grids, shipped_inputs, mode):
+    """A year prepared once and simulated with and without EVs, in either order, gives what
+    simulate_grid gives for each, and simulating leaves the prepared year as it was."""
+    base, with_ev, draw = grids[mode]
+    year = prepare_grid(shipped_inputs, TIME, exchange=mode)
+    arrays = {k: v.copy() for k, v in vars(year).items() if isinstance(v, np.ndarray)}
+    for ev_draw, expected in ((draw, with_ev), (None, base), (draw, with_ev)):
+        xr.testing.assert_identical(year.simulate(ev_draw), expected)
+    for name, before in arrays.items():
+        np.testing.assert_array_equal(getattr(year, name), before, err_msg=name)
 
 
 def test_bad_exchange_and_merit_order_shapes(shipped_inputs):
