@@ -170,6 +170,8 @@ def attribute_ev_emissions(
     # per node, the producer columns written in the block, packed for the products
     used = np.zeros((n_node, n_producer), np.bool_)
     columns = np.empty(n_producer, np.int64)
+    # producers whose EV-caused change no EV power traces to, this hour
+    spread_list = np.empty(n_producer, np.int64)
     packed_consumption = np.empty(block * n_producer)
     packed_consequential = np.empty(block * n_producer)
     workspace = shares_workspace(n_node, edge_from.size, n_producer)
@@ -204,6 +206,7 @@ def attribute_ev_emissions(
                         p = nz_list[j, q]
                         supplied[p] += nd * share[j, p]
             spread_total = 0.0
+            n_spread = 0
             for p in range(n_producer):
                 located[p, t] = supplied[p] * rate[p]
                 change = ev_caused[p, t]
@@ -215,6 +218,8 @@ def attribute_ev_emissions(
                     if hour_draw > 0.0:
                         spread[p] = change / hour_draw
                         spread_total += spread[p]
+                        spread_list[n_spread] = p
+                        n_spread += 1
                     elif has_annual_draw:
                         without_draw[t] += change
                         without_draw_by_node[p] += change
@@ -225,11 +230,11 @@ def attribute_ev_emissions(
                     continue  # no city draws at this node (a hub): its rates are unused
                 to_consumption = 0.0
                 to_consequential = spread_total
-                for p in range(n_producer):
-                    consumption_block[j, b, p] = 0.0
+                # the block holds zeros but where this hour writes (cleared after use)
+                for q in range(n_spread):
+                    p = spread_list[q]
                     consequential_block[j, b, p] = spread[p]
-                    if spread[p] != 0.0:
-                        used[j, p] = True
+                    used[j, p] = True
                 for q in range(nz_count[j]):
                     p = nz_list[j, q]
                     used[j, p] = True
@@ -274,6 +279,11 @@ def attribute_ev_emissions(
                     p = columns[q]
                     burden_consumption[c, p] += on_consumption[position - first[j], q]
                     burden_consequential[c, p] += on_consequential[position - first[j], q]
+            # clear what the block wrote, for the next block
+            for b in range(block):
+                for q in range(n_column):
+                    consumption_block[j, b, columns[q]] = 0.0
+                    consequential_block[j, b, columns[q]] = 0.0
     # the hourly outputs, and their sums over the year as they are written
     annual = np.zeros((3, n_city))
     for c in range(n_city):
