@@ -370,6 +370,7 @@ def account(
     parameters: dict | None = None,
     city_weight: xr.DataArray | None = None,
     counterfactual: xr.Dataset | None = None,
+    out: np.ndarray | None = None,
 ) -> xr.Dataset:
     """EV emissions by method, the gasoline counterfactual and where the emissions occur.
 
@@ -395,11 +396,16 @@ def account(
         :func:`gasoline_counterfactual` of the same cities and hours, when the caller already
         has it (the same for every strategy of a year); computed from ``gasoline_litres``
         otherwise.
+    out : ndarray (method, city, time), optional
+        Where to write the hourly EV emissions, methods in the order of :data:`METHODS`, in
+        any float dtype (a float32 row of a caller's stacked output, say: each value is
+        rounded once, as it is written); a float64 array is made when absent. Every sum
+        over the hours is taken in float64, before that rounding.
 
     Returns
     -------
     xr.Dataset
-        ``ev_emissions`` (method, city, time) [t] and its sum over the hours,
+        ``ev_emissions`` (method, city, time) [t] (``out`` when given) and its sum over the hours,
         ``annual_ev_emissions`` (method, city) [t]; ``gasoline_emissions`` (well-to-wheel)
         and ``gasoline_tailpipe_emissions`` (tank-to-wheel) (city, time) [t];
         ``import_share`` (city) [1]; ``ev_caused_emissions`` (province, time) [t];
@@ -413,7 +419,8 @@ def account(
     Raises
     ------
     ValueError
-        If neither ``gasoline_litres`` nor ``counterfactual`` is given.
+        If neither ``gasoline_litres`` nor ``counterfactual`` is given, or ``out`` is not a
+        float array of the (method, city, time) shape.
     """
     if counterfactual is None:
         if gasoline_litres is None:
@@ -428,7 +435,13 @@ def account(
     caused = arguments[6][:n_province]
     # each method's hourly emissions written straight into one (method, city, time) array:
     # the traced methods by the kernel, average and marginal below
-    ev = np.empty((len(METHODS), *values.shape))
+    shape = (len(METHODS), *values.shape)
+    if out is None:
+        ev = np.empty(shape)
+    elif out.shape != shape or out.dtype.kind != "f":
+        raise ValueError(f"out must be a float array of shape {shape}, got {out.dtype} {out.shape}")
+    else:
+        ev = out
     row = {method: m for m, method in enumerate(METHODS)}
     traced = ("consumption", "consequential", "territorial")  # the kernel's order
     (

@@ -36,6 +36,7 @@ import xarray as xr
 from . import __version__
 from .accounting import (
     INTENSITY_VARIABLE,
+    METHODS,
     account,
     city_weights,
     ev_grid_draw,
@@ -201,12 +202,28 @@ class YearContext:
     def strategy(self, strategy: str) -> xr.Dataset:
         """Charging, grid with EVs, accounting and indicators under one strategy: one
         labelled dataset with a ``strategy`` dimension of length 1 (what a task writes)."""
-        data = assemble(_single_precision(self.strategy_pieces(strategy)))
+        pieces = self.strategy_pieces(strategy, self.ev_emissions_array())
+        data = assemble(_single_precision(pieces))
         return self._label(data.expand_dims(strategy=[strategy]))
 
-    def strategy_pieces(self, strategy: str) -> dict[str, xr.DataArray]:
+    def ev_emissions_array(self, n_strategy: int | None = None) -> np.ndarray:
+        """An empty array for the hourly EV emissions of one strategy, (method, city, time),
+        or of ``n_strategy`` strategies stacked, in their output precision (float32:
+        :data:`SINGLE_PRECISION`)."""
+        shape = (len(METHODS), self.inputs.cities.sizes["city"], len(self.time))
+        stacked = () if n_strategy is None else (n_strategy,)
+        return np.empty(stacked + shape, np.float32)
+
+    def strategy_pieces(
+        self, strategy: str, ev_emissions: np.ndarray | None = None
+    ) -> dict[str, xr.DataArray]:
         """The output variables of one strategy, at the precision they were computed in and
-        without labels (:func:`simulate_year` stacks them, :meth:`strategy` assembles them)."""
+        without labels (:func:`simulate_year` stacks them, :meth:`strategy` assembles them).
+
+        ``ev_emissions`` (method, city, time), when given, is where the accounting writes
+        the hourly EV emissions (:func:`hourlysim.accounting.account`'s ``out``): a row of
+        the caller's output, so that the largest variable is written once, in its output
+        precision, and never copied."""
         inputs, cities = self.inputs, self.inputs.cities
         city_province = cities["city_province"]
         load = self.charging(strategy)
@@ -222,6 +239,7 @@ class YearContext:
             self.overrides,
             city_weight=self.city_weight,
             counterfactual=self.counterfactual,
+            out=ev_emissions,
         )
         indicators = city_indicators(
             accounting,
@@ -340,22 +358,40 @@ def stack_strategies(
     tell = tell or (lambda message: None)
     stacked: dict[str, tuple] = {}
     layout = None
+    # the accounting writes each strategy's hourly EV emissions straight into its row
+    ev_emissions = context.ev_emissions_array(len(strategies))
     for position, strategy in enumerate(strategies):
-        pieces = context.strategy_pieces(strategy)
+        pieces = context.strategy_pieces(strategy, ev_emissions[position])
         if layout is None:
             layout = assemble(pieces)
             for name, piece in pieces.items():
                 dtype = np.float32 if name in SINGLE_PRECISION else piece.dtype
-                values = np.empty((len(strategies), *piece.shape), dtype)
+                values = (
+                    ev_emissions
+                    if name == "ev_emissions"
+                    else np.empty((len(strategies), *piece.shape), dtype)
+                )
                 stacked[name] = (("strategy", *piece.dims), values, piece.attrs)
         for name, piece in pieces.items():
             _check_like(layout[name], piece, name, strategy)
-            stacked[name][1][position] = piece.values
+            row = stacked[name][1][position]
+            if not _same_memory(piece.values, row):
+                row[...] = piece.values
         del pieces
         tell(f"{context.year}: {strategy}")
     return xr.Dataset(
         stacked,
         coords={**{dim: layout.indexes[dim] for dim in layout.dims}, "strategy": strategies},
+    )
+
+
+def _same_memory(first: np.ndarray, second: np.ndarray) -> bool:
+    """Whether two arrays are views of the same memory with the same layout."""
+    return (
+        first.shape == second.shape
+        and first.dtype == second.dtype
+        and first.strides == second.strides
+        and first.__array_interface__["data"][0] == second.__array_interface__["data"][0]
     )
 
 
@@ -378,7 +414,9 @@ SINGLE_PRECISION = frozenset(
 def _single_precision(pieces: dict[str, xr.DataArray]) -> dict[str, xr.DataArray]:
     """``pieces`` with the :data:`SINGLE_PRECISION` variables cast to float32."""
     return {
-        name: piece.astype(np.float32, keep_attrs=True) if name in SINGLE_PRECISION else piece
+        name: piece.astype(np.float32, keep_attrs=True, copy=False)
+        if name in SINGLE_PRECISION
+        else piece
         for name, piece in pieces.items()
     }
 

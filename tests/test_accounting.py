@@ -185,6 +185,24 @@ def test_conservation_in_the_hand_case(tmp_path):
     np.testing.assert_allclose(result["annual_ev_emissions"], ev.sum("time"), rtol=1e-12)
 
 
+def test_emissions_written_into_a_callers_float32_array(tmp_path):
+    """``out`` receives the hourly emissions, each rounded once to its dtype; the annual
+    sums are the float64 ones; an array of the wrong shape is refused."""
+    generation = [[100.0, 100.0, 100.0], [50.0, 50.0, 50.0]]
+    grid = _grid([[80.0] * 3, [0.0] * 3], generation, [[50.0, 50.0, 0.0]])
+    base = _grid([[60.0, 78.0, 76.0], [3.0, 0.0, 1.0]], generation, [[50.0, 50.0, 0.0]])
+    draw = _draw([[10.0, 0.0, 6.0], [0.0, 0.0, 0.0], [20.0, 0.0, 0.0]])
+    inputs = _inputs(tmp_path)
+    double = account(draw, draw * 0, grid, base, inputs)
+    out = np.full((len(METHODS), 3, 3), np.nan, np.float32)
+    single = account(draw, draw * 0, grid, base, inputs, out=out)
+    assert single["ev_emissions"].values is out
+    np.testing.assert_array_equal(out, double["ev_emissions"].values.astype(np.float32))
+    xr.testing.assert_identical(single["annual_ev_emissions"], double["annual_ev_emissions"])
+    with pytest.raises(ValueError, match="out must be a float array"):
+        account(draw, draw * 0, grid, base, inputs, out=np.empty((2, 3, 3)))
+
+
 def test_import_share_of_each_city_by_hand(tmp_path):
     """A city's import share is its draw weighted by its own province's hourly import
     fraction: a1 (AA) draws 10, 0, 6 at fractions 0, 0.5, 0.2; b1 (BB) 20, 0, 0 at 0.4."""
