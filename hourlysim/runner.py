@@ -34,6 +34,7 @@ import pandas as pd
 import xarray as xr
 
 from . import __version__
+from ._kernels.accounting import sum_by_group
 from .accounting import (
     INTENSITY_VARIABLE,
     METHODS,
@@ -274,8 +275,9 @@ class YearContext:
 
 def sum_by_province(values: xr.DataArray, city_province: xr.DataArray) -> xr.DataArray:
     """Sum a (city, time) array over the cities of each province (as ``groupby().sum()``,
-    provinces sorted), by one matrix product. Nothing is skipped: a NaN value makes the sums
-    NaN (every province's, through the product), which the grid then refuses.
+    provinces sorted), in one pass (:func:`hourlysim._kernels.accounting.sum_by_group`).
+    Nothing is skipped: a NaN value makes its province's sums NaN, which the grid then
+    refuses.
 
     Parameters
     ----------
@@ -299,13 +301,12 @@ def sum_by_province(values: xr.DataArray, city_province: xr.DataArray) -> xr.Dat
     ):
         raise ValueError("city_province and the values list their cities in different orders")
     codes, provinces = pd.factorize(city_province.values, sort=True)
-    member = np.zeros((len(provinces), codes.size))
-    member[codes, np.arange(codes.size)] = 1.0
-    summed = member @ values.transpose("city", "time").values
+    rows = np.asarray(values.transpose("city", "time").values, dtype=np.float64)
+    summed = sum_by_group(rows, codes.astype(np.int64), np.empty((len(provinces), rows.shape[1])))
     return xr.DataArray(
         summed,
         dims=("province", "time"),
-        coords={"province": np.asarray(provinces), "time": values["time"].values},
+        coords={"province": np.asarray(provinces), "time": values.indexes["time"]},
         name=values.name,
         attrs=values.attrs,
     )
@@ -364,6 +365,7 @@ def stack_strategies(
         pieces = context.strategy_pieces(strategy, ev_emissions[position])
         if layout is None:
             layout = assemble(pieces)
+            first = {name: layout[name] for name in pieces}  # each built once, not per strategy
             for name, piece in pieces.items():
                 dtype = np.float32 if name in SINGLE_PRECISION else piece.dtype
                 values = (
@@ -373,7 +375,7 @@ def stack_strategies(
                 )
                 stacked[name] = (("strategy", *piece.dims), values, piece.attrs)
         for name, piece in pieces.items():
-            _check_like(layout[name], piece, name, strategy)
+            _check_like(first[name], piece, name, strategy)
             row = stacked[name][1][position]
             if not _same_memory(piece.values, row):
                 row[...] = piece.values

@@ -278,3 +278,9 @@ def test_sum_by_province_equals_groupby_and_checks_city_order():
     np.testing.assert_allclose(summed.values, expected.values, rtol=1e-12)
     with pytest.raises(ValueError, match="different orders"):
         sum_by_province(values, province.isel(city=[1, 0, 2, 3, 4]))
+    # nothing skipped: a NaN of a Hebei city makes Hebei's sum NaN in that hour only
+    values[3, 2] = np.nan
+    summed = sum_by_province(values, province)
+    assert np.isnan(summed.sel(province="HE", time=2))
+    assert np.isfinite(summed.drop_sel(province="HE")).all()
+    assert np.isfinite(summed.sel(province="HE").drop_sel(time=2)).all()

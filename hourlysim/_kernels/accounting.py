@@ -44,6 +44,34 @@ def at_province_rate(ev_grid_draw, city_province, rate, out):
 
 
 @kernel
+def sum_by_group(values, group, out):
+    """Rows of ``values`` summed by group, into ``out`` (the inverse of
+    :func:`at_province_rate`'s spreading: cities summed into their province).
+
+    Parameters
+    ----------
+    values : ndarray (row, time)
+        Values to sum [any unit].
+    group : ndarray of int64 (row,)
+        Group (row of ``out``) of each row.
+    out : ndarray (group, time)
+        Overwritten with the sums, rows in the order of ``values`` [the unit of
+        ``values``]. Nothing is skipped: a NaN makes its group's sums NaN.
+
+    Returns
+    -------
+    ndarray (group, time)
+        ``out``.
+    """
+    out[:, :] = 0.0
+    for row in range(values.shape[0]):
+        g = group[row]
+        for t in range(values.shape[1]):
+            out[g, t] += values[row, t]
+    return out
+
+
+@kernel
 def attribute_ev_emissions(
     draw,
     city_node,
