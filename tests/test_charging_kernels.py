@@ -572,3 +572,52 @@ def test_mark_hour_marks_only_cohorts_whose_water_level_conditions_break():
     assert not marked(3, 9.0) and marked(3, 11.0)  # at cap: must stay at or below it
     assert not marked(4, 10.0) and marked(4, 10.5) and marked(4, 9.5)  # in between: on it
     assert not marked(6, 0.0)  # outside the window
+
+
+# ---------------------------------------------------------------------------------------------
+# split of merged schedules among cities
+# ---------------------------------------------------------------------------------------------
+def reference_split(need, x, earliest, length, ptr, block, block_total, weights, rows, out):
+    """Each member's share of every cohort's schedule, hour by hour (plain numpy)."""
+    n_hours = out.shape[1]
+    for k in range(earliest.shape[0]):
+        b = block[k]
+        if need[k] <= 0.0 or block_total[b] <= 0.0:
+            continue
+        hours = (earliest[k] + np.arange(length[k])) % n_hours
+        for r in range(weights.shape[0]):
+            np.add.at(out[rows[r]], hours, weights[r, b] / block_total[b] * x[ptr[k] : ptr[k + 1]])
+    return out
+
+
+@pytest.mark.parametrize("repeated_rows", [False, True])
+@pytest.mark.parametrize("n_members", [1, 4, 9])
+def test_split_by_share_matches_reference(n_members, repeated_rows):
+    """Members scattered four at a time and one by one, blocks wrapping past the year's end,
+    zero shares and empty cohorts: the same loads as the hour-by-hour reference."""
+    rng = np.random.default_rng(n_members + 10 * repeated_rows)
+    n_hours, n_days, n_modes = 96, 4, 2
+    span = 30
+    block_start = np.repeat(np.arange(n_days) * 24, n_modes).astype(np.int64)
+    n_blocks = block_start.size
+    block = rng.integers(0, n_blocks, 40).astype(np.int64)
+    offset = rng.integers(0, span - 6, block.size)
+    length = rng.integers(1, 7, block.size).astype(np.int64)
+    earliest = ((block_start[block] + offset) % n_hours).astype(np.int64)  # day 3 wraps
+    ptr = np.concatenate([[0], np.cumsum(length)]).astype(np.int64)
+    x = rng.uniform(0, 2, ptr[-1])
+    need = rng.uniform(0.5, 1.0, block.size) * (rng.random(block.size) < 0.9)
+    weights = rng.uniform(0, 1, (n_members, n_blocks)) * (rng.random((n_members, n_blocks)) < 0.8)
+    block_total = weights.sum(axis=0)
+    if repeated_rows:
+        rows = rng.integers(0, n_members, n_members).astype(np.int64)
+    else:
+        rows = rng.permutation(n_members + 2)[:n_members].astype(np.int64)
+    start = rng.uniform(0, 1, (n_members + 2, n_hours))
+    arguments = (need, x, earliest, length, ptr, block)
+    ours = start.copy()
+    kernels.split_by_share(
+        *arguments, block_start, block_total, weights, rows, np.int64(span), ours
+    )
+    expected = reference_split(*arguments, block_total, weights, rows, start.copy())
+    np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-12)

@@ -638,20 +638,22 @@ def accumulate(x, earliest, length, ptr, group, out):
 
 
 @kernel
-def split_by_share(
-    need, x, earliest, length, ptr, block, block_start, block_total, weights, rows, span, out
-):
-    """Split merged cohorts' schedules among members in proportion to their need.
+def _block_profiles(need, x, earliest, length, ptr, block, block_start, block_total, span, n_hours):
+    """Per-unit profile of every block over ``span`` hours from its start, and where it is nonzero.
 
-    Cohort ``k`` belongs to block ``block[k]`` (e.g. a day and a mode) whose merged need is
-    ``block_total[b]``; member ``r`` (e.g. a city) holds ``weights[r, b]`` of it and receives
-    ``weights[r, b] / block_total[b] * x_k`` for every cohort of the block. The per-unit profile
-    of a block, ``sum_k x_k / block_total[b]``, is built once over ``span`` hours from
-    ``block_start[b]`` (cohorts with ``need[k] == 0``, whose schedule is zero, are skipped) and
-    then scattered over the hours where it is nonzero, adding into ``out[rows[r], :]``
-    [MWh per hour step].
+    ``profile[b, i]`` sums ``x_k[j] / block_total[b]`` over the cohorts ``k`` of block ``b``, in
+    cohort order, whose hour ``j`` lies ``i`` hours after ``block_start[b]`` (cohorts with
+    ``need[k] == 0``, whose schedule is zero, and blocks with no need are skipped) [share of the
+    block's need per hour step].
+
+    Returns
+    -------
+    profile : ndarray, shape (n_blocks, span)
+        The profiles [1 per hour step].
+    first, last : ndarray of int64, shape (n_blocks,)
+        ``profile[b, i]`` is zero outside ``first[b] <= i < last[b]`` (an empty range when it is
+        zero throughout).
     """
-    n_hours = out.shape[1]
     n_blocks = block_start.shape[0]
     profile = np.zeros((n_blocks, span), np.float64)
     for k in range(earliest.shape[0]):
@@ -667,28 +669,94 @@ def split_by_share(
         xk = x[ptr[k] : ptr[k] + length[k]]
         for j in range(length[k]):
             shape[j] += xk[j] * scale
-    # the hours each block's profile covers: first[b] <= i < last[b]
-    first = np.full(n_blocks, span, np.int64)
-    last = np.zeros(n_blocks, np.int64)
+    first = np.empty(n_blocks, np.int64)
+    last = np.empty(n_blocks, np.int64)
     for b in range(n_blocks):
-        for i in range(span):
-            if profile[b, i] != 0.0:
-                first[b] = i
-                break
-        for i in range(span - 1, first[b] - 1, -1):
-            if profile[b, i] != 0.0:
-                last[b] = i + 1
-                break
-    for r in range(weights.shape[0]):
+        i = 0
+        while i < span and profile[b, i] == 0.0:
+            i += 1
+        first[b] = i
+        i = span
+        while i > first[b] and profile[b, i - 1] == 0.0:
+            i -= 1
+        last[b] = i
+    return profile, first, last
+
+
+@kernel
+def _add_share(line, start, share, shape):
+    """``line[(start + j) % T] += share * shape[j]`` for every offset ``j`` of ``shape``."""
+    n_hours = line.shape[0]
+    n = shape.shape[0]
+    if start + n <= n_hours:  # no wrap: one contiguous stretch of the line
+        window = line[start : start + n]
+        for j in range(n):
+            window[j] += share * shape[j]
+    else:
+        for j in range(n):
+            line[_hour(start, j, n_hours)] += share * shape[j]
+
+
+@kernel
+def _add_shares_of_four(profile, first, last, block_start, shares, rows, out):
+    """:func:`_add_share` of every block's profile to the four members ``rows[:4]``.
+
+    ``shares[q, b]`` is member ``q``'s share of block ``b``. Where a block's profile does not
+    wrap past the horizon and all four shares are nonzero, one pass over the profile adds to the
+    four lines (each profile value loaded once, one loop for four members); otherwise the
+    members are added one by one. Either way, every element of ``out`` receives the same
+    products in the same (block) order as member-by-member adding.
+    """
+    n_hours = out.shape[1]
+    row_a, row_b, row_c, row_d = rows[0], rows[1], rows[2], rows[3]
+    for b in range(block_start.shape[0]):
+        start = block_start[b]
+        share_a, share_b, share_c, share_d = shares[0, b], shares[1, b], shares[2, b], shares[3, b]
+        together = share_a != 0.0 and share_b != 0.0 and share_c != 0.0 and share_d != 0.0
+        if together and start + last[b] <= n_hours:
+            for i in range(first[b], last[b]):
+                value = profile[b, i]
+                t = start + i
+                out[row_a, t] += share_a * value
+                out[row_b, t] += share_b * value
+                out[row_c, t] += share_c * value
+                out[row_d, t] += share_d * value
+            continue
+        for q in range(4):
+            if shares[q, b] != 0.0:
+                shape = profile[b, first[b] : last[b]]
+                _add_share(out[rows[q]], start + first[b], shares[q, b], shape)
+
+
+@kernel
+def split_by_share(
+    need, x, earliest, length, ptr, block, block_start, block_total, weights, rows, span, out
+):
+    """Split merged cohorts' schedules among members in proportion to their need.
+
+    Cohort ``k`` belongs to block ``block[k]`` (e.g. a day and a mode) whose merged need is
+    ``block_total[b]``; member ``r`` (e.g. a city) holds ``weights[r, b]`` of it and receives
+    ``weights[r, b] / block_total[b] * x_k`` for every cohort of the block. The per-unit profile
+    of a block, ``sum_k x_k / block_total[b]``, is built once over ``span`` hours from
+    ``block_start[b]`` (cohorts with ``need[k] == 0``, whose schedule is zero, are skipped) and
+    then scattered over the hours where it is nonzero, adding into ``out[rows[r], :]``
+    [MWh per hour step].
+
+    Distinct members are scattered four at a time (:func:`_add_shares_of_four`), the rest one by
+    one; each element of ``out`` gets the same sum, term by term in block order, either way.
+    """
+    n_hours = out.shape[1]
+    n_blocks = block_start.shape[0]
+    profile, first, last = _block_profiles(
+        need, x, earliest, length, ptr, block, block_start, block_total, span, n_hours
+    )
+    n_members = weights.shape[0]
+    n_grouped = n_members - n_members % 4 if np.unique(rows).shape[0] == n_members else 0
+    for r in range(0, n_grouped, 4):
+        _add_shares_of_four(profile, first, last, block_start, weights[r : r + 4], rows[r:], out)
+    for r in range(n_grouped, n_members):
         line = out[rows[r]]
         for b in range(n_blocks):
-            w = weights[r, b]
-            if w == 0.0:
-                continue
-            start = block_start[b]
-            shape = profile[b]
-            wrap = n_hours - start  # offsets from here on wrap to the start of the horizon
-            for i in range(first[b], min(last[b], wrap)):
-                line[start + i] += w * shape[i]
-            for i in range(max(first[b], wrap), last[b]):
-                line[start + i - n_hours] += w * shape[i]
+            if weights[r, b] != 0.0:
+                shape = profile[b, first[b] : last[b]]
+                _add_share(line, block_start[b] + first[b], weights[r, b], shape)
