@@ -7,7 +7,10 @@ Two layers:
   scheduled by the numba kernels of :mod:`hourlysim._kernels.charging`, returned as the aggregate
   load per hour (or per group and hour);
 * xarray level (:func:`charging_load`): builds the cohorts of every city, day, charging mode and
-  arrival hour from the driving energy, and returns the ``charging_load`` DataArray.
+  arrival hour from the driving energy, and returns the ``charging_load`` DataArray. It is
+  :func:`plan_charging` (validation and cohort layout, which do not depend on the strategy)
+  followed by :meth:`ChargingPlan.load` (one strategy's schedule): a caller charging one fleet
+  under several strategies plans once.
 
 A cohort ``k`` needs ``need[k]`` [MWh] within the hours ``earliest[k] <= t < latest[k]``, at most
 ``cap[k]`` [MW] in any hour. Hour ``t`` stands for ``t % T``: the year is continuous and a window

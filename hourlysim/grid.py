@@ -9,6 +9,9 @@ budget is shifted toward the hours of highest residual load
 (:func:`hourlysim._kernels.dispatch.schedule_hydro`); then coal and gas above their floors
 in merit order of their cost parameters. Unserved demand is reported, never hidden.
 
+:func:`simulate_grid` is :func:`prepare_grid` (everything that does not depend on the EV
+draw, once a year) followed by :meth:`GridYear.simulate` (one EV draw, or none).
+
 Exchange between provinces, ``exchange=``:
 
 ``"scheduled"``
