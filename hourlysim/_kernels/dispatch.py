@@ -254,36 +254,13 @@ def _add_pro_rata(out, t, p, amount, first, second, source_first, source_second)
 
 
 @kernel
-def _write_segment_share(share, p, t, parts, i, k, sources):
-    """Put segment ``k`` as the margin of province p, hour t, as shares of its sources.
-
-    ``parts[i]`` (segment, 2) is the availability of each segment's two sources (summed
-    over the free members of a pool where the pool's margin is written) [MWh];
-    ``sources`` (segment, 2) their indices.
-    """
-    first = parts[i, k, 0]
-    second = parts[i, k, 1]
+def _write_share(share, p, t, first, second, source_first, source_second):
+    """Put a segment as the margin of province p, hour t: ``share[p, :, t]`` gets 1 at its
+    two sources, pro rata to their availability ``first`` and ``second`` [MWh] (summed over
+    the free members of a pool where the pool's margin is written); nothing where the
+    segment has none. Scalars, not the ``parts`` array, so that the call is inlined."""
     if first + second > 0.0:
-        _add_pro_rata(share, t, p, 1.0, first, second, sources[k, 0], sources[k, 1])
-
-
-@kernel
-def _write_generation(generation, p, t, stacks, parts, target, sources):
-    """Add the stack of province p filled up to ``target`` in order to ``generation[p, :, t]``
-    (zero before).
-
-    ``parts[p]`` (segment, 2) splits each segment between its two ``sources`` (segment, 2).
-    """
-    cumulative = 0.0
-    for k in range(N_SEGMENTS):
-        a_k = stacks[p, k]
-        used_k = min(a_k, max(target - cumulative, 0.0))
-        cumulative += a_k
-        if used_k > 0.0:
-            _add_pro_rata(
-                generation, t, p, used_k, parts[p, k, 0], parts[p, k, 1], sources[k, 0],
-                sources[k, 1],
-            )  # fmt: skip
+        _add_pro_rata(share, t, p, 1.0, first, second, source_first, source_second)
 
 
 # ----------------------------------------------------------------------------------------
@@ -291,18 +268,22 @@ def _write_generation(generation, p, t, stacks, parts, target, sources):
 
 
 @kernel
-def _pool_value(lam, members, stacks, cumulative, net, low, high, loss):
-    """Net energy the hub receives at pool position ``lam`` [MWh]."""
+def _pool_value(lam, members, stacks, cumulative, net, low, high, keep):
+    """Net energy the hub receives at pool position ``lam`` [MWh].
+
+    ``keep`` is the fraction of the energy sent on each member's hub link that arrives
+    (one minus its loss) [1].
+    """
     total = 0.0
     for j in range(members.size):
         p = members[j]
         x = min(max(_stack_output(stacks, cumulative, p, lam), low[p]), high[p]) - net[p]
-        total += x * (1.0 - loss[p]) if x > 0.0 else x / (1.0 - loss[p])
+        total += x * keep[p] if x > 0.0 else x / keep[p]
     return total
 
 
 @kernel
-def _pool_position(members, stacks, cumulative, net, low, high, loss, kinks):
+def _pool_position(members, stacks, cumulative, net, low, high, keep, kinks):
     """Common stack position of the free members of a pool (hub balance 0), in [0, 6].
 
     The hub balance is piecewise linear and non-decreasing in the position. Its kinks are
@@ -312,14 +293,14 @@ def _pool_position(members, stacks, cumulative, net, low, high, loss, kinks):
     inside it are sorted and bisected, and the root is interpolated linearly between the
     two kinks around it: exact, in a few evaluations of the balance. ``cumulative`` holds
     each stack's running totals (see :func:`_stack_output`), so an evaluation and a kink
-    each cost O(1) per member. ``kinks`` is scratch of at least ``3 * members.size``
-    entries.
+    each cost O(1) per member. ``keep`` is as in :func:`_pool_value`; ``kinks`` is scratch
+    of at least ``3 * members.size`` entries.
     """
-    value_low = _pool_value(0.0, members, stacks, cumulative, net, low, high, loss)
+    value_low = _pool_value(0.0, members, stacks, cumulative, net, low, high, keep)
     if value_low >= 0.0:
         return 0.0
     top = float(N_SEGMENTS)
-    value_high = _pool_value(top, members, stacks, cumulative, net, low, high, loss)
+    value_high = _pool_value(top, members, stacks, cumulative, net, low, high, keep)
     if value_high <= 0.0:
         return top
     # the segment [lo, hi] with balance(lo) <= 0 < balance(hi)
@@ -327,7 +308,7 @@ def _pool_position(members, stacks, cumulative, net, low, high, loss, kinks):
     hi = top
     while hi - lo > 1.0:
         mid = float(int(0.5 * (lo + hi)))
-        v = _pool_value(mid, members, stacks, cumulative, net, low, high, loss)
+        v = _pool_value(mid, members, stacks, cumulative, net, low, high, keep)
         if v <= 0.0:
             lo, value_low = mid, v
         else:
@@ -356,7 +337,7 @@ def _pool_position(members, stacks, cumulative, net, low, high, loss, kinks):
     last = n
     while first < last:
         mid_index = (first + last) // 2
-        v = _pool_value(kinks[mid_index], members, stacks, cumulative, net, low, high, loss)
+        v = _pool_value(kinks[mid_index], members, stacks, cumulative, net, low, high, keep)
         if v <= 0.0:
             lo, value_low = kinks[mid_index], v
             first = mid_index + 1
@@ -374,19 +355,29 @@ def _pool_position(members, stacks, cumulative, net, low, high, loss, kinks):
 
 @kernel
 def _adjust_schedules(
-    t, load, own, spare, flow, corridor_from, corridor_to, keep, in_ptr, in_idx, out_ptr, out_idx
-):
+    t, load, own, spare, flow, corridor_from, corridor_to, keep, in_ptr, in_idx, out_ptr, out_idx,
+    stale,
+):  # fmt: skip
     """Reduce the hour's scheduled flows that a receiver cannot absorb or a sender cannot send.
 
     A receiver takes imports only to replace its coal and gas (never curtailing its own
     must-run, wind and solar to make room): its incoming flows are reduced pro rata to the
     room left. A sender exports only capacity left after its own load: its outgoing flows are
     reduced pro rata to the shortfall. Repeated until no flow changes.
+
+    A province is checked again only where one of its corridors was reduced since its last
+    check (``stale``, boolean scratch of one entry per province): the check reads nothing
+    else that changes, so it would find nothing to reduce, and the flows are those of
+    checking every province in every round.
     """
     n_province = load.shape[0]
+    stale[:] = True
     for _ in range(_MAX_TRANSFER_ROUNDS):
         changed = False
         for p in range(n_province):
+            if not stale[p]:
+                continue
+            stale[p] = False
             inflow = 0.0
             for i in range(in_ptr[p], in_ptr[p + 1]):
                 k = in_idx[i]
@@ -399,14 +390,20 @@ def _adjust_schedules(
             if inflow > room + 1e-9:
                 scale = room / inflow
                 for i in range(in_ptr[p], in_ptr[p + 1]):
-                    flow[in_idx[i], t] *= scale
+                    k = in_idx[i]
+                    flow[k, t] *= scale
+                    stale[corridor_from[k]] = True
+                stale[p] = True
                 changed = True
                 continue
             shortfall = net - (own[p] + spare[p])
             if shortfall > 1e-9 and outflow > 0.0:
                 scale = max(0.0, 1.0 - shortfall / outflow)
                 for i in range(out_ptr[p], out_ptr[p + 1]):
-                    flow[out_idx[i], t] *= scale
+                    k = out_idx[i]
+                    flow[k, t] *= scale
+                    stale[corridor_to[k]] = True
+                stale[p] = True
                 changed = True
         if not changed:
             break
@@ -505,7 +502,6 @@ def dispatch(
     n_province, n_time = load.shape
     # province-major throughout: an hour reads and writes one entry per row, and the rows'
     # cache lines serve the next hours too, so nothing is transposed in or out
-    hydro = hydro_run_of_river + hydro_dispatchable
     flow = corridor_schedule.copy()  # reduced hour by hour where it cannot be absorbed
     generation = np.zeros((n_province, N_SOURCES, n_time))
     share = np.zeros((n_province, N_SOURCES, n_time))
@@ -514,6 +510,8 @@ def dispatch(
     unserved = np.zeros((n_province, n_time))
     surplus = np.zeros((n_province, n_time))
     keep = 1.0 - corridor_loss
+    hub_keep = 1.0 - hub_loss
+    coal_first = merit[0] == COAL
     in_ptr, in_idx = _adjacency(corridor_to, n_province)
     out_ptr, out_idx = _adjacency(corridor_from, n_province)
     n_pool = 0
@@ -523,7 +521,6 @@ def dispatch(
     stacks = np.zeros((n_province, N_SEGMENTS))
     cumulative = np.zeros((n_province, N_SEGMENTS + 1))  # running totals of each stack
     parts = np.zeros((n_province, N_SEGMENTS, 2))
-    free_parts = np.zeros((1, N_SEGMENTS, 2))
     kinks = np.zeros(3 * n_province)
     sources = SEGMENT_SOURCES.copy()
     sources[SEG_FIRST, :] = merit[0]
@@ -536,6 +533,7 @@ def dispatch(
     position = np.zeros(n_province)
     output = np.zeros(n_province)  # a pool member's output at the pool's position
     target = np.zeros(n_province)
+    stale = np.ones(n_province, np.bool_)  # scratch of _adjust_schedules
     free_total = np.zeros((1, N_SEGMENTS))
     for t in range(n_time):
         for p in range(n_province):
@@ -543,13 +541,13 @@ def dispatch(
             parts[p, SEG_MUST_RUN, 1] = biomass[p, t]
             parts[p, SEG_THERMAL_FLOOR, 0] = chp_must_run[p, t]
             parts[p, SEG_THERMAL_FLOOR, 1] = gas_must_run[p, t]
-            parts[p, SEG_HYDRO, 0] = hydro[p, t]
+            parts[p, SEG_HYDRO, 0] = hydro_run_of_river[p, t] + hydro_dispatchable[p, t]
             parts[p, SEG_VARIABLE, 0] = wind[p, t]
             parts[p, SEG_VARIABLE, 1] = solar[p, t]
             coal_extra = max(coal_capacity[p] - chp_must_run[p, t], 0.0)
             gas_extra = max(gas_capacity[p] - gas_must_run[p, t], 0.0)
-            parts[p, SEG_FIRST, 0] = coal_extra if merit[0] == COAL else gas_extra
-            parts[p, SEG_SECOND, 0] = gas_extra if merit[0] == COAL else coal_extra
+            parts[p, SEG_FIRST, 0] = coal_extra if coal_first else gas_extra
+            parts[p, SEG_SECOND, 0] = gas_extra if coal_first else coal_extra
             for k in range(N_SEGMENTS):
                 stacks[p, k] = parts[p, k, 0] + parts[p, k, 1]
                 cumulative[p, k + 1] = cumulative[p, k] + stacks[p, k]
@@ -557,7 +555,7 @@ def dispatch(
             spare[p] = stacks[p, 4] + stacks[p, 5]
         _adjust_schedules(
             t, load, own, spare, flow, corridor_from, corridor_to, keep,
-            in_ptr, in_idx, out_ptr, out_idx,
+            in_ptr, in_idx, out_ptr, out_idx, stale,
         )  # fmt: skip
         for p in range(n_province):
             net[p] = load[p, t]
@@ -575,9 +573,9 @@ def dispatch(
             members = pool_idx[start:end]
             for j in range(members.size):
                 p = members[j]
-                low[p] = net[p] - hub_capacity[p] * (1.0 - hub_loss[p])
+                low[p] = net[p] - hub_capacity[p] * hub_keep[p]
                 high[p] = net[p] + hub_capacity[p]
-            lam = _pool_position(members, stacks, cumulative, net, low, high, hub_loss, kinks)
+            lam = _pool_position(members, stacks, cumulative, net, low, high, hub_keep, kinks)
             # hub flows at this position, then the hub balanced by scaling the long side
             received = 0.0
             sent = 0.0
@@ -587,9 +585,9 @@ def dispatch(
                 x = min(max(output[p], low[p]), high[p]) - net[p]
                 if x > 0.0:
                     to_hub[p, t] = x
-                    received += x * (1.0 - hub_loss[p])
+                    received += x * hub_keep[p]
                 else:
-                    from_hub[p, t] = -x / (1.0 - hub_loss[p])
+                    from_hub[p, t] = -x / hub_keep[p]
                     sent += from_hub[p, t]
             if sent > received and sent > 0.0:
                 for j in range(members.size):
@@ -598,39 +596,60 @@ def dispatch(
                 for j in range(members.size):
                     to_hub[members[j], t] *= sent / received
             free_total[:] = 0.0
-            free_parts[:] = 0.0
             for j in range(members.size):
                 p = members[j]
-                target[p] = net[p] + to_hub[p, t] - from_hub[p, t] * (1.0 - hub_loss[p])
+                target[p] = net[p] + to_hub[p, t] - from_hub[p, t] * hub_keep[p]
                 if low[p] < output[p] < high[p]:
                     for k in range(N_SEGMENTS):
                         free_total[0, k] += stacks[p, k]
-                        free_parts[0, k, 0] += parts[p, k, 0]
-                        free_parts[0, k, 1] += parts[p, k, 1]
             k_pool = -1
             if lam < N_SEGMENTS:
                 k_pool = _marginal_segment(free_total, 0, lam)
+            if k_pool < 0:
+                continue
+            # the free members' margin: the pool's marginal segment, split between its two
+            # sources as summed over them (only that segment's parts are needed)
+            free_first = 0.0
+            free_second = 0.0
             for j in range(members.size):
                 p = members[j]
-                if k_pool >= 0 and low[p] < output[p] < high[p]:
-                    _write_segment_share(share, p, t, free_parts, 0, k_pool, sources)
+                if low[p] < output[p] < high[p]:
+                    free_first += parts[p, k_pool, 0]
+                    free_second += parts[p, k_pool, 1]
+            for j in range(members.size):
+                p = members[j]
+                if low[p] < output[p] < high[p]:
+                    _write_share(
+                        share, p, t, free_first, free_second, sources[k_pool, 0],
+                        sources[k_pool, 1],
+                    )  # fmt: skip
                     position[p] = -1.0  # marks: margin already written
         for p in range(n_province):
-            lam_p = _stack_position(stacks, p, target[p])
-            capacity = 0.0
-            for k in range(N_SEGMENTS):
-                capacity += stacks[p, k]
+            capacity = cumulative[p, N_SEGMENTS]  # the same sum, in the same order
             if target[p] > capacity:
                 unserved[p, t] = target[p] - capacity
             elif target[p] < 0.0:
                 surplus[p, t] = -target[p]
-            _write_generation(generation, p, t, stacks, parts, target[p], sources)
+            # the stack filled up to the target, in order, written here: as a kernel of its
+            # own (arrays passed field by field) it was not inlined and cost ~15% more
+            filled = 0.0
+            for k in range(N_SEGMENTS):
+                a_k = stacks[p, k]
+                used_k = min(a_k, max(target[p] - filled, 0.0))
+                filled += a_k
+                if used_k > 0.0:
+                    _add_pro_rata(
+                        generation, t, p, used_k, parts[p, k, 0], parts[p, k, 1], sources[k, 0],
+                        sources[k, 1],
+                    )  # fmt: skip
             if position[p] < 0.0:
                 position[p] = 0.0
             else:
-                k = _marginal_segment(stacks, p, lam_p)
+                k = _marginal_segment(stacks, p, _stack_position(stacks, p, target[p]))
                 if k >= 0:
-                    _write_segment_share(share, p, t, parts, p, k, sources)
+                    _write_share(
+                        share, p, t, parts[p, k, 0], parts[p, k, 1], sources[k, 0], sources[k, 1]
+                    )
     return (
         generation,
         flow,
