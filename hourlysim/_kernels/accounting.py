@@ -163,11 +163,8 @@ def attribute_ev_emissions(
     for j in range(n_node):
         first[j + 1] += first[j]
     by_node = np.argsort(city_node, kind="mergesort")
-    node_draw = np.zeros((n_time, n_node))
-    for c in range(n_city):
-        j = city_node[c]
-        for t in range(n_time):
-            node_draw[t, j] += draw[c, t]
+    # the cities' draw summed by node, hour-major (each hour reads one contiguous row)
+    node_draw = np.ascontiguousarray(sum_by_group(draw, city_node, np.empty((n_node, n_time))).T)
     flow_hour = np.ascontiguousarray(flow.T)
     loss_hour = np.ascontiguousarray(loss.T)
     generation_hour = np.ascontiguousarray(generation.T)
