@@ -817,44 +817,31 @@ class ChargingPlan:
         whose strategy arguments these are) [MWh per hour step]."""
         signals = {"signal": signal, "base_load": base_load, "solar_cf": solar_cf}
         _check_strategy(strategy, signals, valley_start_hour)
-        return self._schedule(strategy, signals, int(valley_start_hour), tol, max_sweeps)
-
-    def _schedule(self, strategy, signals, valley_start_hour, tol, max_sweeps) -> xr.DataArray:
-        modes, provinces, rows_of, city_need = (
-            self.modes,
-            self.provinces,
-            self.rows_of,
-            self.city_need,
-        )
-        n_hours, n_days, n_modes = self.n_hours, self.n_days, len(modes)
-        earliest_all, arrival_all, block_all = self.earliest, self.arrival, self.block
-        len_all, ptr_all, ratio_all = self.length, self.ptr, self.ratio
-        mode_cohorts, mode_entries, mode_ptr = self.mode_cohorts, self.mode_entries, self.mode_ptr
-        block_start, span = self.block_start, self.span
-        n_city = city_need.shape[0]
-        hour_of_day = np.arange(n_hours, dtype=np.int64) % 24
+        n_modes = len(self.modes)
+        hour_of_day = np.arange(self.n_hours, dtype=np.int64) % 24
         series = {}
         if strategy in _NEEDS:
-            series = _province_rows(signals[_NEEDS[strategy]], _NEEDS[strategy], provinces, n_hours)
+            name = _NEEDS[strategy]
+            series = _province_rows(signals[name], name, self.provinces, self.n_hours)
         mode_kernel = {
             "uncontrolled": ("uncontrolled",) * n_modes,
-            "tou_delayed": tuple("tou" if m == "home" else "uncontrolled" for m in modes),
+            "tou_delayed": tuple("tou" if m == "home" else "uncontrolled" for m in self.modes),
             "carbon_aware": ("greedy",) * n_modes,
-            "solar_aligned": tuple("greedy" if m == "work" else "uncontrolled" for m in modes),
+            "solar_aligned": tuple("greedy" if m == "work" else "uncontrolled" for m in self.modes),
             "valley_filling": ("valley",) * n_modes,
         }[strategy]
         key = None  # the per-province signal of the greedy kernel
 
-        out = np.zeros((n_city, n_hours))
-        for p in provinces:
-            rows = rows_of[p]
-            weights = city_need[rows].reshape(rows.shape[0], n_days * n_modes)  # (city, block)
+        out = np.zeros((self.city_need.shape[0], self.n_hours))
+        for p in self.provinces:
+            rows = self.rows_of[p]
+            weights = self.city_need[rows].reshape(rows.shape[0], self.n_days * n_modes)
             province_need = weights.sum(axis=0)  # (block,)
-            need_all = province_need[block_all] * arrival_all
-            cap_all = need_all * ratio_all
+            need = province_need[self.block] * self.arrival
+            cap = need * self.ratio
             if strategy == "valley_filling":
                 cohorts = _Cohorts.trusted(
-                    need_all, earliest_all, len_all, cap_all, ptr_all, n_hours
+                    need, self.earliest, self.length, cap, self.ptr, self.n_hours
                 )
                 x_all = _run_valley(cohorts, series[p], tol, max_sweeps)
             else:
@@ -862,36 +849,37 @@ class ChargingPlan:
                     key = np.ascontiguousarray(-series[p])
                 elif strategy == "carbon_aware":
                     key = series[p]
-                x_all = np.empty(ptr_all[-1])
+                x_all = np.empty(self.ptr[-1])
                 for m in range(n_modes):
-                    cohort = mode_cohorts[m]
-                    x = x_all[mode_entries[m]]
+                    cohort = self.mode_cohorts[m]
+                    x = x_all[self.mode_entries[m]]
                     args = (
-                        need_all[cohort],
-                        earliest_all[cohort],
-                        len_all[cohort],
-                        cap_all[cohort],
-                        mode_ptr[m],
+                        need[cohort],
+                        self.earliest[cohort],
+                        self.length[cohort],
+                        cap[cohort],
+                        self.mode_ptr[m],
                     )
                     kind = mode_kernel[m]
                     if kind == "uncontrolled":
                         _k.uncontrolled_schedule(*args, x)
                     elif kind == "tou":
-                        _k.tou_delayed_schedule(*args, hour_of_day, np.int64(valley_start_hour), x)
+                        start = np.int64(int(valley_start_hour))
+                        _k.tou_delayed_schedule(*args, hour_of_day, start, x)
                     else:
                         _k.carbon_aware_schedule(*args, key, x)
             _k.split_by_share(
-                need_all,
+                need,
                 x_all,
-                earliest_all,
-                len_all,
-                ptr_all,
-                block_all,
-                block_start,
+                self.earliest,
+                self.length,
+                self.ptr,
+                self.block,
+                self.block_start,
                 province_need,
                 weights,
                 rows,
-                span,
+                self.span,
                 out,
             )
         return xr.DataArray(
