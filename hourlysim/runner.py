@@ -209,11 +209,11 @@ class YearContext:
 
     def ev_emissions_array(self, n_strategy: int | None = None) -> np.ndarray:
         """An empty array for the hourly EV emissions of one strategy, (method, city, time),
-        or of ``n_strategy`` strategies stacked, in their output precision (float32:
-        :data:`SINGLE_PRECISION`)."""
+        or of ``n_strategy`` strategies stacked, in their output precision (float32 where
+        :data:`SINGLE_PRECISION` lists them)."""
         shape = (len(METHODS), self.inputs.cities.sizes["city"], len(self.time))
         stacked = () if n_strategy is None else (n_strategy,)
-        return np.empty(stacked + shape, np.float32)
+        return np.empty(stacked + shape, _output_dtype("ev_emissions", np.float64))
 
     def strategy_pieces(
         self, strategy: str, ev_emissions: np.ndarray | None = None
@@ -367,11 +367,10 @@ def stack_strategies(
             layout = assemble(pieces)
             first = {name: layout[name] for name in pieces}  # each built once, not per strategy
             for name, piece in pieces.items():
-                dtype = np.float32 if name in SINGLE_PRECISION else piece.dtype
                 values = (
                     ev_emissions
                     if name == "ev_emissions"
-                    else np.empty((len(strategies), *piece.shape), dtype)
+                    else np.empty((len(strategies), *piece.shape), _output_dtype(name, piece.dtype))
                 )
                 stacked[name] = (("strategy", *piece.dims), values, piece.attrs)
         for name, piece in pieces.items():
@@ -411,6 +410,12 @@ def _check_like(first: xr.DataArray, piece: xr.DataArray, name: str, strategy: s
 SINGLE_PRECISION = frozenset(
     {"charging_load", "ev_grid_draw", "ev_emissions", "generation", "marginal_source_share", "flow"}
 )
+
+
+def _output_dtype(name: str, computed: np.dtype) -> np.dtype:
+    """The dtype a variable is stored in: float32 for :data:`SINGLE_PRECISION`, else the
+    dtype it was computed in."""
+    return np.dtype(np.float32) if name in SINGLE_PRECISION else np.dtype(computed)
 
 
 def _single_precision(pieces: dict[str, xr.DataArray]) -> dict[str, xr.DataArray]:
