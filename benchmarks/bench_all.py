@@ -265,6 +265,7 @@ def reference_attribution(arguments: tuple, hours=None) -> tuple:
         Their sums over the hours by producing node [t].
     """
     draw, city_node, weight, annual, generation, emissions, caused, frm, to, flow, loss = arguments
+    loss = np.broadcast_to(loss, flow.shape)  # (edge, 1) when the same every hour
     n_city = draw.shape[0]
     n_node = generation.shape[0]
     hours = np.arange(draw.shape[1]) if hours is None else np.asarray(hours)

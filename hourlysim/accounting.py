@@ -265,11 +265,11 @@ def _nodes(grid: xr.Dataset, inputs: InputSet):
             nodes.append(name)
     index = {name: i for i, name in enumerate(nodes)}
     flow = np.ascontiguousarray(grid["flow"].transpose("corridor", "time").values, np.float64)
+    # (corridor, 1) when the same every hour: the kernel reads the one column every hour
     if "loss_fraction" not in grid.variables:
-        loss = np.zeros_like(flow)
+        loss = np.zeros((flow.shape[0], 1))
     elif grid["loss_fraction"].dims == ("corridor",):  # the grid's own: one per corridor
-        fraction = grid["loss_fraction"].values.astype(np.float64)
-        loss = np.repeat(fraction[:, None], flow.shape[1], axis=1)
+        loss = np.ascontiguousarray(grid["loss_fraction"].values[:, None], np.float64)
     else:
         fraction = grid["loss_fraction"].broadcast_like(grid["flow"])
         loss = np.ascontiguousarray(fraction.transpose("corridor", "time").values, np.float64)
@@ -328,7 +328,8 @@ def attribution_arguments(
     -------
     tuple
         ``(draw [MWh], city_node, city_weight [1], annual_draw_share [1], generation [MWh],
-        emissions [t], ev_caused [t], edge_from, edge_to, flow [MWh], loss [1])``.
+        emissions [t], ev_caused [t], edge_from, edge_to, flow [MWh], loss [1])``;
+        ``loss`` is (edge, 1) when it is the same every hour.
     """
     city = draw["city"].values
     cities = _on_cities(inputs.cities, city)

@@ -383,6 +383,20 @@ def test_kernel_matches_numpy_and_conserves(seed):
     np.testing.assert_allclose(annual, hourly.sum(axis=2), rtol=1e-12, atol=1e-12)
 
 
+def test_kernel_reads_constant_losses_from_one_column():
+    """Losses that are the same every hour, passed as one column (edge, 1), give exactly
+    the results of the same losses repeated over the hours."""
+    args = _random_case(np.random.default_rng(11))
+    loss = args[10]
+    loss[:] = loss[:, :1]
+    full = attribute_ev_emissions(*args, *_outputs(args[0]))
+    column = attribute_ev_emissions(
+        *args[:10], np.ascontiguousarray(loss[:, :1]), *_outputs(args[0])
+    )
+    for ours, theirs in zip(column, full, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
 def test_kernel_burdens_across_hour_blocks():
     """Burdens are summed block by block (``BURDEN_BLOCK_HOURS``): a year longer than two
     blocks, with a partial last block, agrees with the per-hour reference."""

@@ -230,3 +230,19 @@ def test_corridor_kernel_with_losses_matches_dense_api():
     )
     np.testing.assert_allclose(reversed_intensity, intensity, rtol=1e-12)
     assert (residual < 1e-9).all()
+
+
+def test_constant_losses_are_read_from_one_column():
+    """Losses that are the same every hour are passed as one column (edge, 1), not copied
+    over the hours; the kernels then give exactly what the full (edge, time) array gives."""
+    rng = np.random.default_rng(5)
+    generation, emissions, flows, losses = _network(rng, 6, 9, hub=False)
+    frm, to = np.nonzero(flows.any(axis=0))
+    flow = np.ascontiguousarray(flows[:, frm, to].T)
+    column = losses[frm, to]
+    arrays = (np.ascontiguousarray(generation.T), np.ascontiguousarray(emissions.T), frm, to, flow)
+    by_column = consumption_intensity(*arrays, column)
+    every_hour = consumption_intensity(*arrays, np.repeat(column[:, None], flow.shape[1], axis=1))
+    for ours, full in zip(by_column, every_hour, strict=True):
+        np.testing.assert_array_equal(ours, full)
+    assert not np.array_equal(by_column[0], consumption_intensity(*arrays)[0])  # losses count

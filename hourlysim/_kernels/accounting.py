@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel
-from .tracing import shares_workspace, trace_shares_hour
+from .tracing import hour_row, shares_workspace, trace_shares_hour
 
 #: hours per block of the city x producer burden products (a few MB of rates per block)
 BURDEN_BLOCK_HOURS = 256
@@ -132,8 +132,8 @@ def attribute_ev_emissions(
         Node indices of each corridor's ends.
     flow : ndarray (edge, time)
         Power sent [MWh].
-    loss : ndarray (edge, time)
-        Fraction lost on the way [1].
+    loss : ndarray (edge, time) or (edge, 1)
+        Fraction lost on the way [1]; one column when it is the same every hour.
     consumption, consequential, territorial : ndarray (city, time)
         Outputs, overwritten: the caller's result arrays (rows of its method x city x time
         array, say), so the hourly emissions are written once and never copied here.
@@ -215,7 +215,12 @@ def attribute_ev_emissions(
                 rate[p] = emissions[p, t] / g if g > 0.0 else 0.0
             # sparse rows: share[j, nz_list[j, :nz_count[j]]] are node j's nonzero shares
             _, _, residual[t] = trace_shares_hour(
-                generation_hour[t], edge_from, edge_to, flow_hour[t], loss_hour[t], workspace
+                generation_hour[t],
+                edge_from,
+                edge_to,
+                flow_hour[t],
+                hour_row(loss_hour, t),
+                workspace,
             )
             hour_draw = 0.0
             for j in range(n_node):

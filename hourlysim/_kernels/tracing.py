@@ -357,6 +357,13 @@ def hour_network(edge_from, edge_to, flow, loss, source, target, received, sent)
 
 
 @kernel
+def hour_row(rows, t):
+    """Row ``t`` of hour-major ``rows`` (time, edge), or its only row when it has one (a
+    value that is the same every hour, such as a corridor's loss fraction)."""
+    return rows[t] if rows.shape[0] > 1 else rows[0]
+
+
+@kernel
 def network_workspace(n_node, n_edge, n_column):
     """Buffers for :func:`trace_hour` on a network of ``n_node`` nodes and ``n_edge`` edges.
 
@@ -570,8 +577,9 @@ def trace_intensity(generation, emissions, edge_from, edge_to, flow, loss):
         Node indices of each edge's ends.
     flow : ndarray (edge, time)
         Power sent along the edge [MWh]; negative runs from ``edge_to`` to ``edge_from``.
-    loss : ndarray (edge, time)
-        Fraction of the power sent that is lost on the way [1].
+    loss : ndarray (edge, time) or (edge, 1)
+        Fraction of the power sent that is lost on the way [1]; one column when it is the
+        same every hour (no (edge, time) copy of a constant).
 
     Returns
     -------
@@ -605,8 +613,8 @@ def trace_intensity(generation, emissions, edge_from, edge_to, flow, loss):
     for t in range(n_time):
         rhs[:, 0] = emissions_hour[t]
         n_active, status[t], residual[t] = trace_hour(
-            generation_hour[t], edge_from, edge_to, flow_hour[t], loss_hour[t], rhs, solution,
-            space, True,
+            generation_hour[t], edge_from, edge_to, flow_hour[t], hour_row(loss_hour, t), rhs,
+            solution, space, True,
         )  # fmt: skip
         for j in range(n_node):
             intensity[t, j] = solution[j, 0]
@@ -632,7 +640,7 @@ def trace_shares(generation, edge_from, edge_to, flow, loss):
     generation : ndarray (node, time)
         Generation at each node [MWh].
     edge_from, edge_to, flow, loss
-        As in :func:`trace_intensity`.
+        As in :func:`trace_intensity` (``loss`` may have one column).
 
     Returns
     -------
@@ -655,8 +663,8 @@ def trace_shares(generation, edge_from, edge_to, flow, loss):
         for j in range(n_node):
             rhs[j, j] = generation_hour[t, j]
         _, _, residual[t] = trace_hour(
-            generation_hour[t], edge_from, edge_to, flow_hour[t], loss_hour[t], rhs, share[t],
-            space, True,
+            generation_hour[t], edge_from, edge_to, flow_hour[t], hour_row(loss_hour, t), rhs,
+            share[t], space, True,
         )  # fmt: skip
     return share, residual
 
@@ -709,10 +717,13 @@ def consumption_intensity(
 
 
 def _edge_time(loss_fraction, shape) -> np.ndarray:
-    """Loss fractions as a contiguous (edge, time) float64 array."""
+    """Loss fractions as a contiguous float64 array (edge, time), or (edge, 1) when they
+    are the same every hour (the kernels read the one column for every hour)."""
     if loss_fraction is None:
-        return np.zeros(shape)
+        return np.zeros((shape[0], 1))
     loss = np.asarray(loss_fraction, dtype=np.float64)
     if loss.ndim == 1:
         loss = loss[:, None]
+    if loss.shape[-1] == 1:
+        shape = (shape[0], 1)
     return np.ascontiguousarray(np.broadcast_to(loss, shape))
