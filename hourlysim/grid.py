@@ -519,7 +519,9 @@ class GridYear:
         demand = self.demand.copy()  # the result's own: the plan serves other draws
         load = demand
         if ev_grid_draw is not None:
-            draw = ev_grid_draw.reindex(province=codes, fill_value=0.0)
+            draw = ev_grid_draw
+            if not draw.get_index("province").equals(pd.Index(codes)):  # else no copy
+                draw = draw.reindex(province=codes, fill_value=0.0)
             draw = np.asarray(draw.transpose("province", "time").values, dtype=float)
             if draw.shape != demand.shape or not np.isfinite(draw).all():
                 raise ValueError("ev_grid_draw must be finite with dims (province, time) over time")

@@ -399,8 +399,9 @@ def _same_memory(first: np.ndarray, second: np.ndarray) -> bool:
 def _check_like(first: xr.DataArray, piece: xr.DataArray, name: str, strategy: str) -> None:
     """Refuse a strategy's variable whose dims or labels differ from the first strategy's
     (stacking by position must not mix up cities or hours)."""
+    # get_index, not .indexes: building the Indexes mapping costs more than the comparison
     if piece.dims != first.dims or any(
-        not piece.indexes[dim].equals(first.indexes[dim]) for dim in piece.indexes
+        not piece.get_index(dim).equals(first.get_index(dim)) for dim in piece.dims
     ):
         raise ValueError(f"'{name}' of strategy {strategy} is laid out unlike the first's")
 

@@ -210,6 +210,16 @@ def test_one_prepared_year_serves_every_draw(grids, shipped_inputs, mode):
         np.testing.assert_array_equal(getattr(year, name), before, err_msg=name)
 
 
+def test_draw_in_another_province_order_or_a_subset(grids, shipped_inputs):
+    """A draw whose provinces come in another order, or only those that draw, is placed by
+    label (the aligned draw is used without a copy)."""
+    _, with_ev, draw = grids["pool"]
+    year = prepare_grid(shipped_inputs, TIME, exchange="pool")
+    shuffled = draw.isel(province=np.random.default_rng(1).permutation(draw.sizes["province"]))
+    xr.testing.assert_identical(year.simulate(shuffled), with_ev)
+    xr.testing.assert_identical(year.simulate(draw.sel(province=[EV_PROVINCE])), with_ev)
+
+
 def test_bad_exchange_and_merit_order_shapes(shipped_inputs):
     with pytest.raises(ValueError, match="exchange"):
         simulate_grid(shipped_inputs, TIME, exchange="market")

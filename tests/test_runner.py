@@ -284,3 +284,31 @@ def test_sum_by_province_equals_groupby_and_checks_city_order():
     assert np.isnan(summed.sel(province="HE", time=2))
     assert np.isfinite(summed.drop_sel(province="HE")).all()
     assert np.isfinite(summed.sel(province="HE").drop_sel(time=2)).all()
+
+
+def test_stacking_refuses_a_strategy_laid_out_unlike_the_first():
+    """Strategies are stacked by position: a later strategy whose variable lists its cities
+    in another order, or has other dims, is refused instead of mixed up."""
+    from hourlysim.runner import stack_strategies
+
+    cities = [110100, 120100, 130100]
+    load = xr.DataArray(np.arange(6.0).reshape(3, 2), dims=("city", "time"),
+                        coords={"city": cities, "time": np.arange(2)})  # fmt: skip
+
+    class Context:
+        year = 2020
+
+        def __init__(self, second):
+            self.second = second
+
+        def ev_emissions_array(self, n_strategy):
+            return np.zeros((n_strategy, 1, 3, 2), np.float32)
+
+        def strategy_pieces(self, strategy, ev_emissions):
+            return {"charging_load": load if strategy == "first" else self.second}
+
+    stacked = stack_strategies(Context(load + 1.0), ["first", "second"])
+    np.testing.assert_array_equal(stacked["charging_load"][1], load + 1.0)
+    for second in (load.isel(city=[1, 0, 2]), load.transpose("time", "city")):
+        with pytest.raises(ValueError, match="laid out unlike"):
+            stack_strategies(Context(second), ["first", "second"])
