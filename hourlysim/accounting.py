@@ -410,6 +410,9 @@ def account(
         ``annual_ev_emissions`` (method, city) [t]; ``gasoline_emissions`` (well-to-wheel)
         and ``gasoline_tailpipe_emissions`` (tank-to-wheel) (city, time) [t];
         ``import_share`` (city) [1]; ``ev_caused_emissions`` (province, time) [t];
+        ``consumption_intensity`` (province, time) [kg MWh-1], the intensity of the grid with
+        EVs as traced here (from the supply shares; equal to the grid's own tracing to
+        rounding, so a caller can skip that: ``GridYear.simulate(..., trace=False)``);
         ``burden_province`` (method, city, producer) [t] annual; ``emissions_in_poorer_cities``
         (method, city) [t] annual; ``carbon_class`` (method, city) int8 (1 importer: the EV
         emissions attributed to the city exceed the EV-caused emissions located in it;
@@ -454,6 +457,7 @@ def account(
         unattributed,
         residual,
         annual_traced,
+        traced_intensity,
     ) = attribute_ev_emissions(*arguments, *(ev[row[method]] for method in traced))
     if residual.max(initial=0.0) > 1e-8:
         logger.warning(
@@ -522,6 +526,7 @@ def account(
             },
             "import_share": ("city", share),
             "ev_caused_emissions": (("province", "time"), caused),
+            "consumption_intensity": (("province", "time"), traced_intensity[:n_province] * 1e3),
             "burden_province": (("method", "city", "producer"), burden),
             "emissions_in_poorer_cities": (("method", "city"), poorer),
             "carbon_class": (("method", "city"), carbon_class),
@@ -541,6 +546,7 @@ def account(
         ("gasoline_tailpipe_emissions", "t"),
         ("import_share", "1"),
         ("ev_caused_emissions", "t"),
+        ("consumption_intensity", "kg MWh-1"),
         ("burden_province", "t"),
         ("emissions_in_poorer_cities", "t"),
         ("carbon_class", "1"),

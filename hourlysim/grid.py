@@ -48,6 +48,7 @@ import xarray as xr
 
 from ._kernels.dispatch import COAL, GAS, N_SOURCES, dispatch, merit_order_kernel, schedule_hydro
 from ._kernels.tracing import consumption_intensity
+from ._kernels.tracing import import_fraction as trace_imports
 from .errors import InputError
 from .flow_tracing import trace_flows  # noqa: F401  (public: hourlysim.grid.trace_flows)
 from .inputs import InputSet
@@ -511,9 +512,15 @@ class GridYear:
     edge_loss: np.ndarray
     node_incidence: np.ndarray
 
-    def simulate(self, ev_grid_draw: xr.DataArray | None = None) -> xr.Dataset:
+    def simulate(self, ev_grid_draw: xr.DataArray | None = None, trace: bool = True) -> xr.Dataset:
         """Dispatch the year with ``ev_grid_draw`` (province, time) [MWh] added to the
-        demand (none: the grid without EVs); the result of :func:`simulate_grid`."""
+        demand (none: the grid without EVs); the result of :func:`simulate_grid`.
+
+        With ``trace=False`` the emissions are not traced through the network: the result
+        lacks ``consumption_intensity`` and ``tracing_residual`` (``import_fraction`` is
+        kept, value for value). For a caller that traces the same grid itself, as
+        :func:`hourlysim.accounting.account` does for its supply shares (and returns the
+        consumption intensity they give)."""
         codes, n_province = self.provinces, len(self.provinces)
         time, n_time = self.time, len(self.time)
         demand = self.demand.copy()  # the result's own: the plan serves other draws
@@ -563,6 +570,7 @@ class GridYear:
         total = generation.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             average = np.where(total > 0, emissions_kg / np.where(total > 0, total, 1.0), 0.0)
+        dims = ("province", "time")
         n_node = len(self.nodes)
         node_total = np.zeros((n_node, n_time))
         node_total[:n_province] = total
@@ -570,17 +578,21 @@ class GridYear:
         node_emissions[:n_province] = emissions_kg
         # flows are the energy sent; the receiver gets (1 - loss) of it (emissions of the
         # lost energy reach no consumer: see hourlysim.flow_tracing)
-        traced, import_fraction, tracing_residual = consumption_intensity(
-            node_total, node_emissions, self.edge_from, self.edge_to, all_flow, self.edge_loss
-        )
-        traced = traced[:n_province]
-        import_fraction = import_fraction[:n_province]
+        network = (self.edge_from, self.edge_to, all_flow, self.edge_loss)
+        intensity, residual = {}, {}  # the traced variables, if traced
+        if trace:
+            traced, import_fraction, tracing_residual = consumption_intensity(
+                node_total, node_emissions, *network
+            )
+            intensity = {"consumption_intensity": (dims, traced[:n_province])}
+            residual = {"tracing_residual": ("time", tracing_residual)}
+        else:
+            import_fraction = trace_imports(node_total, *network)
         marginal = rates @ share
         used = generation[:, SOURCES.index("wind"), :] + generation[:, SOURCES.index("solar"), :]
         curtailment = np.maximum(self.wind + self.solar - used, 0.0)
         net_import = self.node_incidence @ all_flow
 
-        dims = ("province", "time")
         result = xr.Dataset(
             {
                 "demand": (dims, demand),
@@ -592,12 +604,12 @@ class GridYear:
                 "net_import": (dims, net_import),
                 "production_emissions": (dims, emissions_kg / 1000.0),
                 "average_intensity": (dims, average),
-                "consumption_intensity": (dims, traced),
+                **intensity,
                 "marginal_intensity": (dims, marginal),
                 "marginal_source_share": (("province", "source", "time"), share),
-                "import_fraction": (dims, import_fraction),
+                "import_fraction": (dims, import_fraction[:n_province]),
                 "flow": (("corridor", "time"), all_flow),
-                "tracing_residual": ("time", tracing_residual),
+                **residual,
             },
             coords={
                 "province": codes,
@@ -628,13 +640,15 @@ class GridYear:
             "tracing_residual": "1",
         }
         for name, unit in units.items():
-            result[name].attrs["units"] = unit
+            if name in result:
+                result[name].attrs["units"] = unit
         result["demand"].attrs["long_name"] = "provincial demand without EVs"
         result["load"].attrs["long_name"] = "demand served in the province, EVs included"
         result["surplus"].attrs["long_name"] = "must-run and imported energy not absorbed"
         result["import_fraction"].attrs["long_name"] = "share of supply that was imported"
         result["flow"].attrs["long_name"] = "energy sent on each corridor (hub links included)"
-        result["tracing_residual"].attrs["long_name"] = "largest relative residual of tracing"
+        if trace:
+            result["tracing_residual"].attrs["long_name"] = "largest relative residual of tracing"
         result["loss_fraction"].attrs.update(units="1", long_name="share of the flow lost")
         return result
 

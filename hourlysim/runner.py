@@ -230,7 +230,7 @@ class YearContext:
         load = self.charging(strategy)
         draw = ev_grid_draw(load, self.parameter("td_loss_fraction"))
         by_province = sum_by_province(draw, city_province)
-        grid = self.grid_year.simulate(by_province)
+        grid = self.grid_year.simulate(by_province, trace=False)  # traced by the accounting
         accounting = account(
             draw,
             None,
@@ -430,8 +430,11 @@ def _single_precision(pieces: dict[str, xr.DataArray]) -> dict[str, xr.DataArray
 
 
 def _strategy_pieces(load, draw, grid, accounting, indicators) -> dict[str, xr.DataArray]:
-    hourly_grid = grid[
-        [
+    # the grid with EVs is traced once, by the accounting (its supply shares give the
+    # consumption intensity): the grid is simulated without tracing
+    hourly_grid = {
+        name: accounting[name] if name == "consumption_intensity" else grid[name]
+        for name in (
             "generation",
             "curtailment",
             "unserved",
@@ -444,8 +447,8 @@ def _strategy_pieces(load, draw, grid, accounting, indicators) -> dict[str, xr.D
             "import_fraction",
             "production_emissions",
             "flow",
-        ]
-    ]
+        )
+    }
     pieces = {
         "charging_load": load,
         "ev_grid_draw": draw,
@@ -455,7 +458,7 @@ def _strategy_pieces(load, draw, grid, accounting, indicators) -> dict[str, xr.D
         "burden_province": accounting["burden_province"],
         "emissions_in_poorer_cities": accounting["emissions_in_poorer_cities"],
         "carbon_class": accounting["carbon_class"],
-        **hourly_grid.data_vars,
+        **hourly_grid,
         **indicators.data_vars,
     }
     return pieces

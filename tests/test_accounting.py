@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hourlysim._kernels.accounting import attribute_ev_emissions
+from hourlysim._kernels.tracing import consumption_intensity
 from hourlysim.accounting import (
     CARBON_EXPORTER,
     CARBON_IMPORTER,
@@ -365,6 +366,7 @@ def test_kernel_matches_numpy_and_conserves(seed):
         unattributed,
         residual,
         annual,
+        intensity,
     ) = attribute_ev_emissions(*args, *_outputs(draw))
     expected = reference_attribution(args)
     ours = (consumption, consequential, territorial, burden_c, burden_q)
@@ -381,6 +383,10 @@ def test_kernel_matches_numpy_and_conserves(seed):
     # the annual sums it takes as it writes the hours
     hourly = np.stack([consumption, consequential, territorial])
     np.testing.assert_allclose(annual, hourly.sum(axis=2), rtol=1e-12, atol=1e-12)
+    # the intensity of every node (hubs too), from the supply shares: the traced one
+    traced = consumption_intensity(generation, emissions, frm, to, flow, loss)[0]
+    np.testing.assert_allclose(intensity, traced, rtol=1e-12, atol=1e-12)
+    assert (intensity[3] > 0).any()  # the hub passes power on
 
 
 def test_kernel_reads_constant_losses_from_one_column():

@@ -210,6 +210,19 @@ def test_one_prepared_year_serves_every_draw(grids, shipped_inputs, mode):
         np.testing.assert_array_equal(getattr(year, name), before, err_msg=name)
 
 
+@pytest.mark.parametrize("mode", ["scheduled", "pool"])
+def test_simulating_without_tracing_leaves_out_only_the_traced_variables(
+    grids, shipped_inputs, mode
+):
+    """``trace=False`` (for a caller that traces the grid itself) gives the traced result
+    without ``consumption_intensity`` and ``tracing_residual``, the import fractions kept."""
+    _, with_ev, draw = grids[mode]
+    year = prepare_grid(shipped_inputs, TIME, exchange=mode)
+    untraced = year.simulate(draw, trace=False)
+    expected = with_ev.drop_vars(["consumption_intensity", "tracing_residual"])
+    xr.testing.assert_identical(untraced, expected)
+
+
 def test_draw_in_another_province_order_or_a_subset(grids, shipped_inputs):
     """A draw whose provinces come in another order, or only those that draw, is placed by
     label (the aligned draw is used without a copy)."""

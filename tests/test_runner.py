@@ -312,3 +312,22 @@ def test_stacking_refuses_a_strategy_laid_out_unlike_the_first():
     for second in (load.isel(city=[1, 0, 2]), load.transpose("time", "city")):
         with pytest.raises(ValueError, match="laid out unlike"):
             stack_strategies(Context(second), ["first", "second"])
+
+
+def test_grid_with_evs_is_traced_once_by_the_accounting(small_inputs, tmp_path):
+    """The runner simulates the grid with EVs without tracing it and takes its consumption
+    intensity from the accounting's supply shares: equal to the grid's own tracing to
+    rounding, with the same import fractions."""
+    from hourlysim.runner import YearContext, sum_by_province
+
+    inputs = load_inputs(small_inputs)
+    scenario = load_scenario(_scenario(tmp_path, small_inputs, strategies="[carbon_aware]"))
+    year = scenario.years[0]
+    context = YearContext(inputs, scenario, year, lambda message: None)
+    pieces = context.strategy_pieces("carbon_aware")
+    by_province = sum_by_province(pieces["ev_grid_draw"], inputs.cities["city_province"])
+    traced = context.grid_year.simulate(by_province)
+    np.testing.assert_allclose(
+        pieces["consumption_intensity"], traced["consumption_intensity"], rtol=1e-12, atol=1e-9
+    )
+    np.testing.assert_array_equal(pieces["import_fraction"], traced["import_fraction"])

@@ -152,6 +152,10 @@ def attribute_ev_emissions(
     annual : ndarray (3, city)
         The sums over the hours of ``consumption``, ``consequential`` and ``territorial``
         (in that order) [t], taken as they are written (no second pass over the outputs).
+    intensity : ndarray (node, time)
+        Consumption intensity of the power leaving each node, ``sum_p S[j, p] a[p]``
+        [t MWh-1] (the intensity :func:`tracing.trace_intensity` solves for, from the
+        supply shares: equal to rounding); 0 where a node neither generates nor receives.
     """
     n_city, n_time = draw.shape
     n_node = generation.shape[0]
@@ -257,7 +261,13 @@ def attribute_ev_emissions(
                         unattributed[t] += change
             for j in range(n_node):
                 if first[j + 1] == first[j]:
-                    continue  # no city draws at this node (a hub): its rates are unused
+                    # no city draws at this node (a hub): only its intensity is kept
+                    to_consumption = 0.0
+                    for q in range(nz_count[j]):
+                        p = nz_list[j, q]
+                        to_consumption += share[j, p] * rate[p]
+                    consumption_rate[j, t] = to_consumption
+                    continue
                 to_consumption = 0.0
                 to_consequential = spread_total
                 # the block holds zeros but where this hour writes (cleared after use)
@@ -346,6 +356,7 @@ def attribute_ev_emissions(
         unattributed,
         residual,
         annual,
+        consumption_rate,
     )
 
 
