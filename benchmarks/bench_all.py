@@ -847,7 +847,6 @@ PROFILE_PIECES = (
     ("grid: without EVs + one per strategy", "grid.py", "simulate"),
     ("  dispatch kernel", "dispatch.py", "dispatch"),
     ("  flow tracing kernel (the grid without EVs)", "tracing.py", "consumption_intensity"),
-    ("  import fractions (grids with EVs, traced in accounting)", "tracing.py", "import_fraction"),
     ("charging: cohorts planned once", "charging.py", "plan_charging"),
     ("charging: one schedule per strategy", "charging.py", "load"),
     ("draw by province", "runner.py", "sum_by_province"),

@@ -410,9 +410,11 @@ def account(
         ``annual_ev_emissions`` (method, city) [t]; ``gasoline_emissions`` (well-to-wheel)
         and ``gasoline_tailpipe_emissions`` (tank-to-wheel) (city, time) [t];
         ``import_share`` (city) [1]; ``ev_caused_emissions`` (province, time) [t];
-        ``consumption_intensity`` (province, time) [kg MWh-1], the intensity of the grid with
-        EVs as traced here (from the supply shares; equal to the grid's own tracing to
-        rounding, so a caller can skip that: ``GridYear.simulate(..., trace=False)``);
+        ``consumption_intensity`` (province, time) [kg MWh-1] and ``import_fraction``
+        (province, time) [1] of the grid with EVs as traced here (the intensity from the
+        supply shares, equal to the grid's own tracing to rounding; the import fractions
+        value for value), so a caller can skip that (``GridYear.simulate(...,
+        trace=False)``);
         ``burden_province`` (method, city, producer) [t] annual; ``emissions_in_poorer_cities``
         (method, city) [t] annual; ``carbon_class`` (method, city) int8 (1 importer: the EV
         emissions attributed to the city exceed the EV-caused emissions located in it;
@@ -458,6 +460,7 @@ def account(
         residual,
         annual_traced,
         traced_intensity,
+        traced_import_fraction,
     ) = attribute_ev_emissions(*arguments, *(ev[row[method]] for method in traced))
     if residual.max(initial=0.0) > 1e-8:
         logger.warning(
@@ -471,15 +474,17 @@ def account(
             unattributed.sum(),
         )
     # average and marginal: intensity [kg MWh-1] / 1000 x MWh = t CO2. Their annual sums,
-    # and each city's annual imported electricity [MWh], are the draw dotted with the
-    # province's hourly rates (no second pass over the hourly emissions)
+    # and each city's annual imported electricity [MWh] (at the traced import fractions),
+    # are the draw dotted with the province's hourly rates (no second pass over the hourly
+    # emissions)
     at_province = ("average", "marginal")
+    import_fraction = traced_import_fraction[:n_province]
     rates = np.stack(
         [
             grid[INTENSITY_VARIABLE[m]].transpose("province", "time").values / 1000.0
             for m in at_province
         ]
-        + [grid["import_fraction"].transpose("province", "time").values]
+        + [import_fraction]
     )
     for m, method in enumerate(at_province):
         at_province_rate(values, city_node, rates[m], ev[row[method]])
@@ -527,6 +532,7 @@ def account(
             "import_share": ("city", share),
             "ev_caused_emissions": (("province", "time"), caused),
             "consumption_intensity": (("province", "time"), traced_intensity[:n_province] * 1e3),
+            "import_fraction": (("province", "time"), import_fraction),
             "burden_province": (("method", "city", "producer"), burden),
             "emissions_in_poorer_cities": (("method", "city"), poorer),
             "carbon_class": (("method", "city"), carbon_class),
@@ -547,6 +553,7 @@ def account(
         ("import_share", "1"),
         ("ev_caused_emissions", "t"),
         ("consumption_intensity", "kg MWh-1"),
+        ("import_fraction", "1"),
         ("burden_province", "t"),
         ("emissions_in_poorer_cities", "t"),
         ("carbon_class", "1"),

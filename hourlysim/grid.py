@@ -48,7 +48,6 @@ import xarray as xr
 
 from ._kernels.dispatch import COAL, GAS, N_SOURCES, dispatch, merit_order_kernel, schedule_hydro
 from ._kernels.tracing import consumption_intensity
-from ._kernels.tracing import import_fraction as trace_imports
 from .errors import InputError
 from .flow_tracing import trace_flows  # noqa: F401  (public: hourlysim.grid.trace_flows)
 from .inputs import InputSet
@@ -516,11 +515,10 @@ class GridYear:
         """Dispatch the year with ``ev_grid_draw`` (province, time) [MWh] added to the
         demand (none: the grid without EVs); the result of :func:`simulate_grid`.
 
-        With ``trace=False`` the emissions are not traced through the network: the result
-        lacks ``consumption_intensity`` and ``tracing_residual`` (``import_fraction`` is
-        kept, value for value). For a caller that traces the same grid itself, as
-        :func:`hourlysim.accounting.account` does for its supply shares (and returns the
-        consumption intensity they give)."""
+        With ``trace=False`` the flows are not traced through the network: the result lacks
+        ``consumption_intensity``, ``import_fraction`` and ``tracing_residual``. For a
+        caller that traces the same grid itself, as :func:`hourlysim.accounting.account`
+        does for its supply shares (and returns the intensity and import fractions)."""
         codes, n_province = self.provinces, len(self.provinces)
         time, n_time = self.time, len(self.time)
         demand = self.demand.copy()  # the result's own: the plan serves other draws
@@ -571,23 +569,21 @@ class GridYear:
         with np.errstate(invalid="ignore", divide="ignore"):
             average = np.where(total > 0, emissions_kg / np.where(total > 0, total, 1.0), 0.0)
         dims = ("province", "time")
-        n_node = len(self.nodes)
-        node_total = np.zeros((n_node, n_time))
-        node_total[:n_province] = total
-        node_emissions = np.zeros((n_node, n_time))
-        node_emissions[:n_province] = emissions_kg
-        # flows are the energy sent; the receiver gets (1 - loss) of it (emissions of the
-        # lost energy reach no consumer: see hourlysim.flow_tracing)
-        network = (self.edge_from, self.edge_to, all_flow, self.edge_loss)
-        intensity, residual = {}, {}  # the traced variables, if traced
+        intensity, imported, residual = {}, {}, {}  # the traced variables, if traced
         if trace:
+            n_node = len(self.nodes)
+            node_total = np.zeros((n_node, n_time))
+            node_total[:n_province] = total
+            node_emissions = np.zeros((n_node, n_time))
+            node_emissions[:n_province] = emissions_kg
+            # flows are the energy sent; the receiver gets (1 - loss) of it (emissions of the
+            # lost energy reach no consumer: see hourlysim.flow_tracing)
             traced, import_fraction, tracing_residual = consumption_intensity(
-                node_total, node_emissions, *network
+                node_total, node_emissions, self.edge_from, self.edge_to, all_flow, self.edge_loss
             )
             intensity = {"consumption_intensity": (dims, traced[:n_province])}
+            imported = {"import_fraction": (dims, import_fraction[:n_province])}
             residual = {"tracing_residual": ("time", tracing_residual)}
-        else:
-            import_fraction = trace_imports(node_total, *network)
         marginal = rates @ share
         used = generation[:, SOURCES.index("wind"), :] + generation[:, SOURCES.index("solar"), :]
         curtailment = np.maximum(self.wind + self.solar - used, 0.0)
@@ -607,7 +603,7 @@ class GridYear:
                 **intensity,
                 "marginal_intensity": (dims, marginal),
                 "marginal_source_share": (("province", "source", "time"), share),
-                "import_fraction": (dims, import_fraction[:n_province]),
+                **imported,
                 "flow": (("corridor", "time"), all_flow),
                 **residual,
             },
@@ -645,9 +641,9 @@ class GridYear:
         result["demand"].attrs["long_name"] = "provincial demand without EVs"
         result["load"].attrs["long_name"] = "demand served in the province, EVs included"
         result["surplus"].attrs["long_name"] = "must-run and imported energy not absorbed"
-        result["import_fraction"].attrs["long_name"] = "share of supply that was imported"
         result["flow"].attrs["long_name"] = "energy sent on each corridor (hub links included)"
         if trace:
+            result["import_fraction"].attrs["long_name"] = "share of supply that was imported"
             result["tracing_residual"].attrs["long_name"] = "largest relative residual of tracing"
         result["loss_fraction"].attrs.update(units="1", long_name="share of the flow lost")
         return result

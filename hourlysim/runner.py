@@ -432,8 +432,9 @@ def _single_precision(pieces: dict[str, xr.DataArray]) -> dict[str, xr.DataArray
 def _strategy_pieces(load, draw, grid, accounting, indicators) -> dict[str, xr.DataArray]:
     # the grid with EVs is traced once, by the accounting (its supply shares give the
     # consumption intensity): the grid is simulated without tracing
+    traced = ("consumption_intensity", "import_fraction")
     hourly_grid = {
-        name: accounting[name] if name == "consumption_intensity" else grid[name]
+        name: accounting[name] if name in traced else grid[name]
         for name in (
             "generation",
             "curtailment",

@@ -206,13 +206,17 @@ def test_emissions_written_into_a_callers_float32_array(tmp_path):
 
 def test_import_share_of_each_city_by_hand(tmp_path):
     """A city's import share is its draw weighted by its own province's hourly import
-    fraction: a1 (AA) draws 10, 0, 6 at fractions 0, 0.5, 0.2; b1 (BB) 20, 0, 0 at 0.4."""
-    generation = [[100.0, 100.0, 100.0], [50.0, 50.0, 50.0]]
-    grid = _grid([[80.0] * 3, [0.0] * 3], generation, [[50.0, 50.0, 0.0]])
-    grid["import_fraction"] = (("province", "time"), [[0.0, 0.5, 0.2], [0.4, 0.1, 0.0]])
+    fraction, traced from the flows: AA (100 MWh of its own) receives 0, 100 and 25 MWh
+    from BB, fractions 0, 0.5, 0.2; BB (50 MWh) receives 100/3 MWh in hour 0, fraction 0.4.
+    a1 (AA) draws 10, 0, 6; b1 (BB) 20, 0, 0."""
+    generation = [[100.0, 100.0, 100.0], [50.0, 150.0, 150.0]]
+    grid = _grid([[80.0] * 3, [0.0] * 3], generation, [[100.0 / 3.0, -100.0, -25.0]])
     draw = _draw([[10.0, 0.0, 6.0], [0.0, 0.0, 0.0], [20.0, 0.0, 0.0]])
     result = account(draw, draw * 0, grid, grid, _inputs(tmp_path), None)
     np.testing.assert_allclose(result["import_share"], [1.2 / 16, 0.0, 8.0 / 20], rtol=1e-12)
+    np.testing.assert_allclose(
+        result["import_fraction"], [[0.0, 0.5, 0.2], [0.4, 0.0, 0.0]], rtol=1e-12, atol=1e-15
+    )
 
 
 def test_counterfactual_given_once_gives_the_same_accounting(tmp_path):
@@ -367,6 +371,7 @@ def test_kernel_matches_numpy_and_conserves(seed):
         residual,
         annual,
         intensity,
+        import_fraction,
     ) = attribute_ev_emissions(*args, *_outputs(draw))
     expected = reference_attribution(args)
     ours = (consumption, consequential, territorial, burden_c, burden_q)
@@ -384,8 +389,11 @@ def test_kernel_matches_numpy_and_conserves(seed):
     hourly = np.stack([consumption, consequential, territorial])
     np.testing.assert_allclose(annual, hourly.sum(axis=2), rtol=1e-12, atol=1e-12)
     # the intensity of every node (hubs too), from the supply shares: the traced one
-    traced = consumption_intensity(generation, emissions, frm, to, flow, loss)[0]
+    traced, traced_import_fraction, _ = consumption_intensity(
+        generation, emissions, frm, to, flow, loss
+    )
     np.testing.assert_allclose(intensity, traced, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(import_fraction, traced_import_fraction)
     assert (intensity[3] > 0).any()  # the hub passes power on
 
 

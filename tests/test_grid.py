@@ -215,11 +215,11 @@ def test_simulating_without_tracing_leaves_out_only_the_traced_variables(
     grids, shipped_inputs, mode
 ):
     """``trace=False`` (for a caller that traces the grid itself) gives the traced result
-    without ``consumption_intensity`` and ``tracing_residual``, the import fractions kept."""
+    without ``consumption_intensity``, ``import_fraction`` and ``tracing_residual``."""
     _, with_ev, draw = grids[mode]
     year = prepare_grid(shipped_inputs, TIME, exchange=mode)
     untraced = year.simulate(draw, trace=False)
-    expected = with_ev.drop_vars(["consumption_intensity", "tracing_residual"])
+    expected = with_ev.drop_vars(["consumption_intensity", "import_fraction", "tracing_residual"])
     xr.testing.assert_identical(untraced, expected)
 
 

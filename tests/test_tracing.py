@@ -13,7 +13,6 @@ from hourlysim._kernels.tracing import (
     SOLVED_DENSE,
     SOLVED_LEAST_SQUARES,
     consumption_intensity,
-    import_fraction,
     shares_workspace,
     trace_shares_hour,
 )
@@ -247,20 +246,3 @@ def test_constant_losses_are_read_from_one_column():
     for ours, full in zip(by_column, every_hour, strict=True):
         np.testing.assert_array_equal(ours, full)
     assert not np.array_equal(by_column[0], consumption_intensity(*arrays)[0])  # losses count
-
-
-def test_import_fraction_without_tracing_equals_the_traced_one():
-    """``import_fraction`` (no emissions traced) gives the traced import fractions, value
-    for value, with losses and with flows in both directions."""
-    rng = np.random.default_rng(8)
-    generation, emissions, flows, losses = _network(rng, 6, 12, hub=True)
-    frm, to = np.nonzero(flows.any(axis=0))
-    flow = np.ascontiguousarray(flows[:, frm, to].T)
-    flow[: flow.shape[0] // 2] *= -1.0  # half the corridors listed the other way round
-    frm, to = frm.copy(), to.copy()
-    frm[: frm.size // 2], to[: to.size // 2] = to[: to.size // 2], frm[: frm.size // 2].copy()
-    arrays = (np.ascontiguousarray(generation.T), frm, to, flow, losses[frm, to])
-    _, traced, _ = consumption_intensity(arrays[0], np.ascontiguousarray(emissions.T), *arrays[1:])
-    untraced = import_fraction(*arrays)
-    np.testing.assert_array_equal(untraced, traced)
-    assert (untraced > 0).any()

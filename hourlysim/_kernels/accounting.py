@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel
-from .tracing import hour_row, shares_workspace, trace_shares_hour
+from .tracing import hour_import_fractions, hour_row, shares_workspace, trace_shares_hour
 
 #: hours per block of the city x producer burden products (a few MB of rates per block)
 BURDEN_BLOCK_HOURS = 256
@@ -156,6 +156,9 @@ def attribute_ev_emissions(
         Consumption intensity of the power leaving each node, ``sum_p S[j, p] a[p]``
         [t MWh-1] (the intensity :func:`tracing.trace_intensity` solves for, from the
         supply shares: equal to rounding); 0 where a node neither generates nor receives.
+    import_fraction : ndarray (node, time)
+        Share of the power through each node that arrived from other nodes [1]
+        (:func:`tracing.trace_intensity`'s, value for value).
     """
     n_city, n_time = draw.shape
     n_node = generation.shape[0]
@@ -204,7 +207,9 @@ def attribute_ev_emissions(
     packed_consumption = np.empty(block * n_producer)
     packed_consequential = np.empty(block * n_producer)
     workspace = shares_workspace(n_node, edge_from.size, n_producer)
-    _, share, nz_count, nz_list, _, _ = workspace
+    _, share, nz_count, nz_list, _, space = workspace
+    total = space[4]  # power through each node this hour, once traced
+    import_fraction = np.zeros((n_time, n_node))
     rate = np.zeros(n_node)
     supplied = np.zeros(n_node)
     per_supply = np.zeros(n_node)
@@ -226,6 +231,7 @@ def attribute_ev_emissions(
                 hour_row(loss_hour, t),
                 workspace,
             )
+            hour_import_fractions(generation_hour[t], total, import_fraction[t])
             hour_draw = 0.0
             for j in range(n_node):
                 hour_draw += node_draw[t, j]
@@ -357,6 +363,7 @@ def attribute_ev_emissions(
         residual,
         annual,
         consumption_rate,
+        np.ascontiguousarray(import_fraction.T),
     )
 
 

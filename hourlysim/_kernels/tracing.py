@@ -618,7 +618,7 @@ def trace_intensity(generation, emissions, edge_from, edge_to, flow, loss):
         )  # fmt: skip
         for j in range(n_node):
             intensity[t, j] = solution[j, 0]
-        _import_fractions(generation_hour[t], total, import_fraction[t])
+        hour_import_fractions(generation_hour[t], total, import_fraction[t])
         for k in range(n_active):
             loss_emissions[t] += (sent[k] - received[k]) * solution[source[k], 0]
     return (
@@ -631,43 +631,12 @@ def trace_intensity(generation, emissions, edge_from, edge_to, flow, loss):
 
 
 @kernel
-def _import_fractions(generation, total, import_fraction):
+def hour_import_fractions(generation, total, import_fraction):
     """Write one hour's import fractions, ``(T - G) / T`` where ``T > 0``, into
     ``import_fraction`` (node,), left as it is (0) elsewhere."""
     for j in range(total.size):
         if total[j] > 0.0:
             import_fraction[j] = (total[j] - generation[j]) / total[j]
-
-
-@kernel
-def trace_imports(generation, edge_from, edge_to, flow, loss):
-    """Import fraction of every node and hour, without tracing emissions: the
-    ``import_fraction`` of :func:`trace_intensity`, value for value, for a caller that
-    traces the same network elsewhere (the accounting's supply shares give its intensity).
-
-    Parameters
-    ----------
-    generation, edge_from, edge_to, flow, loss
-        As in :func:`trace_intensity`.
-
-    Returns
-    -------
-    ndarray (node, time)
-        Share of the power through the node that arrived from other nodes [1].
-    """
-    n_node, n_time = generation.shape
-    flow_hour = np.ascontiguousarray(flow.T)
-    loss_hour = np.ascontiguousarray(loss.T)
-    generation_hour = np.ascontiguousarray(generation.T)
-    import_fraction = np.zeros((n_time, n_node))
-    space = network_workspace(n_node, edge_from.size, 1)
-    total = space[4]
-    for t in range(n_time):
-        _network_totals(
-            generation_hour[t], edge_from, edge_to, flow_hour[t], hour_row(loss_hour, t), space
-        )
-        _import_fractions(generation_hour[t], total, import_fraction[t])
-    return np.ascontiguousarray(import_fraction.T)
 
 
 @kernel
@@ -753,26 +722,6 @@ def consumption_intensity(
         loss,
     )
     return intensity, import_fraction, residual
-
-
-def import_fraction(generation_total, corridor_from, corridor_to, flow, loss_fraction=None):
-    """Share of each province's supply that was imported (:func:`consumption_intensity`'s
-    ``import_fraction``, without tracing the emissions); a thin caller of
-    :func:`trace_imports`, arguments as in :func:`consumption_intensity`.
-
-    Returns
-    -------
-    ndarray (province, time)
-        Share of the power leaving the province's bus that was imported [1].
-    """
-    flow = np.ascontiguousarray(flow, dtype=np.float64)
-    return trace_imports(
-        np.ascontiguousarray(generation_total, dtype=np.float64),
-        np.ascontiguousarray(corridor_from, dtype=np.int64),
-        np.ascontiguousarray(corridor_to, dtype=np.int64),
-        flow,
-        _edge_time(loss_fraction, flow.shape),
-    )
 
 
 def _edge_time(loss_fraction, shape) -> np.ndarray:
