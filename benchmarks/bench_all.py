@@ -405,7 +405,9 @@ def measure_stages(
     values = np.ascontiguousarray(draw.transpose("city", "time").values)
     rate = np.ascontiguousarray(grid["average_intensity"].values)
     product = np.empty_like(values)
-    _, first, best = timed(lambda: at_province_rate(values, index, rate, product), max(repeats, 5))
+    one_method = (values, index, rate[None], product[None], np.zeros(1, np.int64))
+    annual = np.empty((1, values.shape[0]))
+    _, first, best = timed(lambda: at_province_rate(*one_method, annual), max(repeats, 5))
     rows.append(row("accounting kernel (one method)", first, best, units))
     moved = 2 * values.nbytes + rate.nbytes + index.nbytes
     extra = {
@@ -520,7 +522,11 @@ def _first_calls(options: dict) -> dict:
         values = np.ones((case.n_city, len(case.time)))
         rate = np.ascontiguousarray(grid["average_intensity"].values)
         product = np.empty_like(values)
-        clock("accounting kernel", lambda: at_province_rate(values, index, rate, product))
+        rows, annual = np.zeros(1, np.int64), np.empty((1, values.shape[0]))
+        clock(
+            "accounting kernel",
+            lambda: at_province_rate(values, index, rate[None], product[None], rows, annual),
+        )
     return seconds
 
 

@@ -473,10 +473,9 @@ def account(
             "accounting: %.6g t of EV-caused emissions with no EV draw in the year to carry them",
             unattributed.sum(),
         )
-    # average and marginal: intensity [kg MWh-1] / 1000 x MWh = t CO2. Their annual sums,
-    # and each city's annual imported electricity [MWh] (at the traced import fractions),
-    # are the draw dotted with the province's hourly rates (no second pass over the hourly
-    # emissions)
+    # average and marginal: intensity [kg MWh-1] / 1000 x MWh = t CO2, written hour by
+    # hour and summed over the year, and each city's annual imported electricity [MWh] (at
+    # the traced import fractions), in one pass over the draw
     at_province = ("average", "marginal")
     import_fraction = traced_import_fraction[:n_province]
     rates = np.stack(
@@ -486,9 +485,11 @@ def account(
         ]
         + [import_fraction]
     )
-    for m, method in enumerate(at_province):
-        at_province_rate(values, city_node, rates[m], ev[row[method]])
-    *annual_at_province, imported = _dot_by_province(values, city_node, rates)
+    annual_rates = np.empty((len(rates), len(city)))
+    at_province_rate(
+        values, city_node, rates, ev, np.array([row[m] for m in at_province]), annual_rates
+    )
+    *annual_at_province, imported = annual_rates
     annual_ev = np.empty((len(METHODS), len(city)))
     for method, annual_method in zip(
         traced + at_province, (*annual_traced, *annual_at_province), strict=True
@@ -563,31 +564,6 @@ def account(
         flag_values=np.array([CARBON_EXPORTER, BALANCED, CARBON_IMPORTER], np.int8),
         flag_meanings="carbon_exporter balanced carbon_importer",
     )
-    return result
-
-
-def _dot_by_province(values: np.ndarray, city_node: np.ndarray, rates: np.ndarray) -> np.ndarray:
-    """Each city's hourly values dotted with the hourly rates of its province, province by
-    province (one matrix product per province; no city x hour product is made).
-
-    Parameters
-    ----------
-    values : ndarray (city, time)
-        Per-city hourly values [any unit, e.g. MWh].
-    city_node : ndarray of int64 (city,)
-        Province index of each city.
-    rates : ndarray (rate, province, time)
-        Hourly rates per unit of ``values`` [any unit].
-
-    Returns
-    -------
-    ndarray (rate, city)
-        ``sum_t values[c, t] * rates[k, province(c), t]``.
-    """
-    result = np.zeros((rates.shape[0], values.shape[0]))
-    for j in np.unique(city_node):
-        members = np.flatnonzero(city_node == j)
-        result[:, members] = rates[:, j] @ values[members].T
     return result
 
 

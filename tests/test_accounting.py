@@ -411,6 +411,25 @@ def test_kernel_reads_constant_losses_from_one_column():
         np.testing.assert_array_equal(ours, theirs)
 
 
+def test_province_rates_written_and_summed_in_one_pass():
+    """``at_province_rate`` writes the first rates' products into the given rows of a
+    float32 array and sums every rate's products over the hours in float64."""
+    from hourlysim._kernels.accounting import at_province_rate
+
+    rng = np.random.default_rng(4)
+    draw = rng.uniform(0, 5, (4, 30))
+    city_province = np.array([1, 0, 1, 2])
+    rates = rng.uniform(0, 1, (3, 3, 30))
+    out = np.full((5, 4, 30), np.nan, np.float32)
+    annual = np.full((3, 4), np.nan)
+    at_province_rate(draw, city_province, rates, out, np.array([3, 1]), annual)
+    expected = draw[None] * rates[:, city_province]  # (rate, city, time)
+    np.testing.assert_allclose(out[3], expected[0], rtol=1e-6)
+    np.testing.assert_allclose(out[1], expected[1], rtol=1e-6)
+    assert np.isnan(out[[0, 2, 4]]).all()  # rows not named are left alone
+    np.testing.assert_allclose(annual, expected.sum(axis=2), rtol=1e-13)
+
+
 def test_kernel_burdens_across_hour_blocks():
     """Burdens are summed block by block (``BURDEN_BLOCK_HOURS``): a year longer than two
     blocks, with a partial last block, agrees with the per-hour reference."""

@@ -12,10 +12,11 @@ BURDEN_BLOCK_HOURS = 256
 
 
 @kernel
-def at_province_rate(ev_grid_draw, city_province, rate, out):
-    """Each city's EV electricity times an hourly rate of its province, into ``out``.
+def at_province_rate(ev_grid_draw, city_province, rates, out, out_rows, annual):
+    """Each city's EV electricity times hourly rates of its province, written hour by hour
+    and summed over the hours, in one pass over the electricity.
 
-    With ``rate`` an intensity [t CO2 MWh-1] this gives emissions [t CO2]; with the
+    With an intensity [t CO2 MWh-1] as rate this gives emissions [t CO2]; with the
     province's import fraction [1], the imported part of the electricity [MWh].
 
     Parameters
@@ -24,23 +25,62 @@ def at_province_rate(ev_grid_draw, city_province, rate, out):
         EV electricity at generation level [MWh].
     city_province : ndarray of int64 (city,)
         Province index of each city.
-    rate : ndarray (province, time)
-        Per-MWh rate of each province and hour [any unit per MWh].
-    out : ndarray (city, time)
-        Filled with ``ev_grid_draw[c, t] * rate[province(c), t]`` [MWh x rate unit] (any
+    rates : ndarray (rate, province, time)
+        Per-MWh rates of each province and hour [any unit per MWh].
+    out : ndarray (row, city, time)
+        The first ``out_rows.size`` rates' products, ``ev_grid_draw[c, t] * rates[r,
+        province(c), t]``, are written into ``out[out_rows[r]]`` [MWh x rate unit] (any
         float dtype: the caller's result array, so nothing is allocated or copied here).
+    out_rows : ndarray of int64 (written,)
+        Row of ``out`` for each of the first rates; the rates after them are only summed.
+    annual : ndarray (rate, city)
+        Overwritten with the sums over the hours of every rate's products, taken in
+        float64 before any rounding to ``out``'s dtype (:func:`_products`) [MWh x rate
+        unit].
 
     Returns
     -------
-    ndarray (city, time)
-        ``out``.
+    out, annual
     """
-    n_city, n_time = ev_grid_draw.shape
-    for c in range(n_city):
+    for c in range(ev_grid_draw.shape[0]):
         p = city_province[c]
-        for t in range(n_time):
-            out[c, t] = ev_grid_draw[c, t] * rate[p, t]
-    return out
+        draw = ev_grid_draw[c]
+        for r in range(rates.shape[0]):
+            if r < out_rows.size:
+                annual[r, c] = _products(draw, rates[r, p], out[out_rows[r], c], True)
+            else:
+                annual[r, c] = _products(draw, rates[r, p], draw, False)
+    return out, annual
+
+
+@kernel
+def _products(draw, rate, row, write):
+    """``sum_t draw[t] * rate[t]``, each product also written into ``row`` if ``write``.
+    Four running sums (hours ``t mod 4``), added pairwise at the end, so that the additions
+    need not wait on each other."""
+    n_time = draw.size
+    n_quad = n_time - n_time % 4
+    s0 = s1 = s2 = s3 = 0.0
+    for t in range(0, n_quad, 4):
+        v0 = draw[t] * rate[t]
+        v1 = draw[t + 1] * rate[t + 1]
+        v2 = draw[t + 2] * rate[t + 2]
+        v3 = draw[t + 3] * rate[t + 3]
+        if write:
+            row[t] = v0
+            row[t + 1] = v1
+            row[t + 2] = v2
+            row[t + 3] = v3
+        s0 += v0
+        s1 += v1
+        s2 += v2
+        s3 += v3
+    for t in range(n_quad, n_time):
+        v0 = draw[t] * rate[t]
+        if write:
+            row[t] = v0
+        s0 += v0
+    return (s0 + s1) + (s2 + s3)
 
 
 @kernel
@@ -204,8 +244,7 @@ def attribute_ev_emissions(
     columns = np.empty(n_producer, np.int64)
     # producers whose EV-caused change no EV power traces to, this hour
     spread_list = np.empty(n_producer, np.int64)
-    packed_consumption = np.empty(block * n_producer)
-    packed_consequential = np.empty(block * n_producer)
+    packed = np.empty(2 * block * n_producer)
     workspace = shares_workspace(n_node, edge_from.size, n_producer)
     _, share, nz_count, nz_list, _, space = workspace
     total = space[4]  # power through each node this hour, once traced
@@ -310,21 +349,19 @@ def attribute_ev_emissions(
                     used[j, p] = False
             if n_column == 0:
                 continue
-            on_rate = packed_consumption[: block * n_column].reshape((block, n_column))
-            on_change = packed_consequential[: block * n_column].reshape((block, n_column))
+            # both methods' columns side by side: one product per node and block
+            on_rates = packed[: 2 * block * n_column].reshape((block, 2 * n_column))
             for b in range(block):
                 for q in range(n_column):
-                    on_rate[b, q] = consumption_block[j, b, columns[q]]
-                    on_change[b, q] = consequential_block[j, b, columns[q]]
-            cities = draw_block[first[j] : first[j + 1]]
-            on_consumption = np.dot(cities, on_rate)
-            on_consequential = np.dot(cities, on_change)
+                    on_rates[b, q] = consumption_block[j, b, columns[q]]
+                    on_rates[b, n_column + q] = consequential_block[j, b, columns[q]]
+            on_cities = np.dot(draw_block[first[j] : first[j + 1]], on_rates)
             for position in range(first[j], first[j + 1]):
                 c = by_node[position]
                 for q in range(n_column):
                     p = columns[q]
-                    burden_consumption[c, p] += on_consumption[position - first[j], q]
-                    burden_consequential[c, p] += on_consequential[position - first[j], q]
+                    burden_consumption[c, p] += on_cities[position - first[j], q]
+                    burden_consequential[c, p] += on_cities[position - first[j], n_column + q]
             # clear what the block wrote, for the next block
             for b in range(block):
                 for q in range(n_column):
