@@ -31,6 +31,11 @@ Burden location (``burden_province``, annual, by producing province): for ``cons
 and ``consequential`` from the tracing above; for ``average`` and ``marginal`` (which do not
 say where the power came from) and ``territorial`` (emissions inside the city) the city's
 own province carries all of it.
+
+The grid with EVs is traced here, once: the supply shares also give its consumption
+intensity and import fractions, which :func:`account` returns, so the runner simulates that
+grid without tracing it (``GridYear.simulate(draw, trace=False)``). The import share of a
+city uses these traced import fractions, not a grid's ``import_fraction`` variable.
 """
 
 from __future__ import annotations
