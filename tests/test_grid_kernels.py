@@ -505,3 +505,27 @@ def test_tracing_conserves_emissions(seed):
     np.testing.assert_allclose((intensity[:, 0] * consumed).sum(), emissions.sum(), rtol=1e-9)
     assert (intensity >= -1e-9).all()
     assert residual[0] < 1e-9
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_pool_position_from_the_last_hours_segment_is_the_same(seed):
+    """A pool's position started from any guessed segment (the last hour's) equals the one
+    found without a guess, to the bit: the guess only skips the bisection when the balance
+    changes sign strictly inside it."""
+    from hourlysim._kernels.dispatch import N_SEGMENTS, _pool_position
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 6))
+    stacks = rng.uniform(0, 100, (n, N_SEGMENTS)) * (rng.random((n, N_SEGMENTS)) < 0.8)
+    cumulative = np.zeros((n, N_SEGMENTS + 1))
+    cumulative[:, 1:] = np.cumsum(stacks, axis=1)
+    net = rng.uniform(-50, 1.2 * cumulative[:, -1])
+    capacity = rng.uniform(0, 80, n)
+    keep = 1.0 - rng.uniform(0, 0.05, n)
+    low, high = net - capacity * keep, net + capacity
+    members = np.arange(n, dtype=np.int64)
+    args = (members, stacks, cumulative, net, low, high, keep, np.zeros(3 * n))
+    cold = _pool_position(*args, -1)
+    for guess in range(N_SEGMENTS):
+        assert _pool_position(*args, guess) == cold

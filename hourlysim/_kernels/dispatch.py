@@ -283,7 +283,7 @@ def _pool_value(lam, members, stacks, cumulative, net, low, high, keep):
 
 
 @kernel
-def _pool_position(members, stacks, cumulative, net, low, high, keep, kinks):
+def _pool_position(members, stacks, cumulative, net, low, high, keep, kinks, guess):
     """Common stack position of the free members of a pool (hub balance 0), in [0, 6].
 
     The hub balance is piecewise linear and non-decreasing in the position. Its kinks are
@@ -294,18 +294,32 @@ def _pool_position(members, stacks, cumulative, net, low, high, keep, kinks):
     two kinks around it: exact, in a few evaluations of the balance. ``cumulative`` holds
     each stack's running totals (see :func:`_stack_output`), so an evaluation and a kink
     each cost O(1) per member. ``keep`` is as in :func:`_pool_value`; ``kinks`` is scratch
-    of at least ``3 * members.size`` entries.
+    of at least ``3 * members.size`` entries. ``guess`` is the segment of the pool's last
+    root (-1: none): when the balance still changes sign strictly inside it, the bisection
+    over the boundaries is skipped. The balance being non-decreasing, that segment is the
+    one the bisection finds, so the result is the same.
     """
-    value_low = _pool_value(0.0, members, stacks, cumulative, net, low, high, keep)
-    if value_low >= 0.0:
-        return 0.0
     top = float(N_SEGMENTS)
-    value_high = _pool_value(top, members, stacks, cumulative, net, low, high, keep)
-    if value_high <= 0.0:
-        return top
+    found = False
+    if 0 <= guess < N_SEGMENTS:
+        # the segment of the last hour's root, if the root is still in it: balance(guess) < 0
+        # < balance(guess + 1) (strictly below 0: a balance of 0 at 0 returns 0 below)
+        lo = float(guess)
+        hi = lo + 1.0
+        value_low = _pool_value(lo, members, stacks, cumulative, net, low, high, keep)
+        if value_low < 0.0:
+            value_high = _pool_value(hi, members, stacks, cumulative, net, low, high, keep)
+            found = value_high > 0.0
+    if not found:
+        value_low = _pool_value(0.0, members, stacks, cumulative, net, low, high, keep)
+        if value_low >= 0.0:
+            return 0.0
+        value_high = _pool_value(top, members, stacks, cumulative, net, low, high, keep)
+        if value_high <= 0.0:
+            return top
+        lo = 0.0
+        hi = top
     # the segment [lo, hi] with balance(lo) <= 0 < balance(hi)
-    lo = 0.0
-    hi = top
     while hi - lo > 1.0:
         mid = float(int(0.5 * (lo + hi)))
         v = _pool_value(mid, members, stacks, cumulative, net, low, high, keep)
@@ -535,6 +549,7 @@ def dispatch(
     target = np.zeros(n_province)
     stale = np.ones(n_province, np.bool_)  # scratch of _adjust_schedules
     free_total = np.zeros((1, N_SEGMENTS))
+    last_segment = np.full(max(n_pool, 1), -1, np.int64)
     for t in range(n_time):
         for p in range(n_province):
             parts[p, SEG_MUST_RUN, 0] = nuclear[p, t]
@@ -575,7 +590,10 @@ def dispatch(
                 p = members[j]
                 low[p] = net[p] - hub_capacity[p] * hub_keep[p]
                 high[p] = net[p] + hub_capacity[p]
-            lam = _pool_position(members, stacks, cumulative, net, low, high, hub_keep, kinks)
+            lam = _pool_position(
+                members, stacks, cumulative, net, low, high, hub_keep, kinks, last_segment[g]
+            )
+            last_segment[g] = int(lam) if 0.0 < lam < N_SEGMENTS else -1
             # hub flows at this position, then the hub balanced by scaling the long side
             received = 0.0
             sent = 0.0
