@@ -430,8 +430,8 @@ def _single_precision(pieces: dict[str, xr.DataArray]) -> dict[str, xr.DataArray
 
 
 def _strategy_pieces(load, draw, grid, accounting, indicators) -> dict[str, xr.DataArray]:
-    # the grid with EVs is traced once, by the accounting (its supply shares give the
-    # consumption intensity): the grid is simulated without tracing
+    # the grid with EVs is traced once, by the accounting (its supply shares give that
+    # grid's consumption intensity and import fractions): it is simulated without tracing
     traced = ("consumption_intensity", "import_fraction")
     hourly_grid = {
         name: accounting[name] if name in traced else grid[name]
