@@ -128,7 +128,11 @@ class YearContext:
         self.grid_year = prepare_grid(
             inputs, self.time, self.overrides, exchange=scenario.grid_exchange
         )
-        self.base_grid = self.grid_year.simulate(None)
+        # traced only where its consumption intensity is used: as the carbon signal (the
+        # accounting traces each grid with EVs itself; nothing else reads this tracing)
+        self.base_grid = self.grid_year.simulate(
+            None, trace=scenario.carbon_signal == "consumption"
+        )
         report_imbalance(self.base_grid, f"{year}, grid without EVs: ")
         tell(f"{year}: grid without EVs")
 

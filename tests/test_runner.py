@@ -331,3 +331,27 @@ def test_grid_with_evs_is_traced_once_by_the_accounting(small_inputs, tmp_path):
         pieces["consumption_intensity"], traced["consumption_intensity"], rtol=1e-12, atol=1e-9
     )
     np.testing.assert_array_equal(pieces["import_fraction"], traced["import_fraction"])
+
+
+@pytest.mark.parametrize("signal", ["average", "consumption"])
+def test_grid_without_evs_traced_only_for_a_consumption_signal(small_inputs, tmp_path, signal):
+    """The grid without EVs is traced only when its consumption intensity is the carbon
+    signal; carbon-aware charging gets the same signal as from the traced grid either way."""
+    from hourlysim.runner import YearContext
+
+    inputs = load_inputs(small_inputs)
+    path = _scenario(tmp_path, small_inputs, strategies="[carbon_aware]", carbon_signal=signal)
+    scenario = load_scenario(path)
+    context = YearContext(inputs, scenario, scenario.years[0], lambda message: None)
+    assert ("consumption_intensity" in context.base_grid) == (signal == "consumption")
+    traced = context.grid_year.simulate(None)
+    xr.testing.assert_identical(context.base_grid, traced[list(context.base_grid.data_vars)])
+    load = context.charging("carbon_aware")
+    with_traced = context.charging_plan.load(
+        "carbon_aware",
+        signal=traced[f"{signal}_intensity"],
+        base_load=context.net_load,
+        solar_cf=context.solar_cf,
+        valley_start_hour=int(context.parameter("tou_valley_start_hour")),
+    )
+    xr.testing.assert_identical(load, with_traced)
