@@ -305,29 +305,25 @@ def attribute_ev_emissions(
                     else:
                         unattributed[t] += change
             for j in range(n_node):
-                if first[j + 1] == first[j]:
-                    # no city draws at this node (a hub): only its intensity is kept
-                    to_consumption = 0.0
-                    for q in range(nz_count[j]):
-                        p = nz_list[j, q]
-                        to_consumption += share[j, p] * rate[p]
-                    consumption_rate[j, t] = to_consumption
-                    continue
+                # a node where no city draws (a hub) keeps only its intensity
+                draws = first[j + 1] > first[j]
                 to_consumption = 0.0
                 to_consequential = spread_total
-                # the block holds zeros but where this hour writes (cleared after use)
-                for q in range(n_spread):
-                    p = spread_list[q]
-                    consequential_block[j, b, p] = spread[p]
-                    used[j, p] = True
+                if draws:
+                    # the block holds zeros but where this hour writes (cleared after use)
+                    for q in range(n_spread):
+                        p = spread_list[q]
+                        consequential_block[j, b, p] = spread[p]
+                        used[j, p] = True
                 for q in range(nz_count[j]):
                     p = nz_list[j, q]
-                    used[j, p] = True
                     s = share[j, p]
                     to_consumption += s * rate[p]
-                    to_consequential += s * per_supply[p]
-                    consumption_block[j, b, p] = s * rate[p]
-                    consequential_block[j, b, p] = s * per_supply[p] + spread[p]
+                    if draws:
+                        used[j, p] = True
+                        to_consequential += s * per_supply[p]
+                        consumption_block[j, b, p] = s * rate[p]
+                        consequential_block[j, b, p] = s * per_supply[p] + spread[p]
                 consumption_rate[j, t] = to_consumption
                 consequential_rate[j, t] = to_consequential
         # the block's burdens, node by node: (cities x hours) @ (hours x producers)
