@@ -336,6 +336,12 @@ def attribution_arguments(
         emissions [t], ev_caused [t], edge_from, edge_to, flow [MWh], loss [1])``;
         ``loss`` is (edge, 1) when it is the same every hour.
     """
+    return _attribution_arguments(draw, grid, base_grid, inputs, city_weight)[0]
+
+
+def _attribution_arguments(draw, grid, base_grid, inputs, city_weight) -> tuple:
+    """:func:`attribution_arguments`, and each city's annual draw [MWh] they were built
+    from (for :func:`account`'s import shares, so the draw is summed once)."""
     city = draw["city"].values
     cities = _on_cities(inputs.cities, city)
     if not grid.indexes["province"].equals(base_grid.indexes["province"]):
@@ -352,7 +358,7 @@ def attribution_arguments(
     total_draw = annual.sum()
     annual_share = annual / total_draw if total_draw > 0 else np.zeros_like(annual)
     emissions = _on_nodes(grid["production_emissions"], n_node)
-    return (
+    arguments = (
         values,
         city_node,
         _on_cities(city_weight, city).values,
@@ -365,6 +371,7 @@ def attribution_arguments(
         flow,
         loss,
     )
+    return arguments, annual
 
 
 def account(
@@ -441,7 +448,7 @@ def account(
     cities = _on_cities(inputs.cities, city)
     provinces = [str(v) for v in grid["province"].values]
     n_province = len(provinces)
-    arguments = attribution_arguments(draw, grid, base_grid, inputs, city_weight)
+    arguments, annual = _attribution_arguments(draw, grid, base_grid, inputs, city_weight)
     values, city_node, weights = arguments[:3]
     caused = arguments[6][:n_province]
     # each method's hourly emissions written straight into one (method, city, time) array:
@@ -500,7 +507,6 @@ def account(
         traced + at_province, (*annual_traced, *annual_at_province), strict=True
     ):
         annual_ev[row[method]] = annual_method
-    annual = values.sum(axis=1)
     burden = np.zeros((len(METHODS), len(city), n_province))
     for m, method in enumerate(METHODS):
         if method == "consumption":
