@@ -110,11 +110,13 @@ def gasoline_counterfactual(
     -------
     xr.Dataset
         ``gasoline_emissions`` (well-to-wheel) and ``gasoline_tailpipe_emissions``
-        (tank-to-wheel), (city, time) [t].
+        (tank-to-wheel), (city, time) [t]; ``annual_gasoline_emissions`` (city) [t], the
+        well-to-wheel emissions summed over the hours in float64 (once a year, not once per
+        strategy: :func:`account` hands it on to :func:`hourlysim.inequality.city_indicators`).
     """
     overrides = parameters or {}
     litres = gasoline_litres.transpose("city", "time")
-    return xr.Dataset(
+    result = xr.Dataset(
         {
             variable: gasoline_emissions(litres, float(overrides.get(name, inputs.parameter(name))))
             for variable, name in (
@@ -123,6 +125,12 @@ def gasoline_counterfactual(
             )
         }
     )
+    result["annual_gasoline_emissions"] = (
+        "city",
+        result["gasoline_emissions"].values.sum(axis=1, dtype=np.float64),
+        {"units": "t"},
+    )
+    return result
 
 
 # ---------------------------------------------------------------- plant placement
@@ -420,8 +428,10 @@ def account(
     xr.Dataset
         ``ev_emissions`` (method, city, time) [t] (``out`` when given) and its sum over the hours,
         ``annual_ev_emissions`` (method, city) [t]; ``gasoline_emissions`` (well-to-wheel)
-        and ``gasoline_tailpipe_emissions`` (tank-to-wheel) (city, time) [t];
-        ``import_share`` (city) [1]; ``ev_caused_emissions`` (province, time) [t];
+        and ``gasoline_tailpipe_emissions`` (tank-to-wheel) (city, time) [t], and
+        ``annual_gasoline_emissions`` (city) [t] where the counterfactual carries it (one
+        from :func:`gasoline_counterfactual` does); ``import_share`` (city) [1];
+        ``ev_caused_emissions`` (province, time) [t];
         ``consumption_intensity`` (province, time) [kg MWh-1] and ``import_fraction``
         (province, time) [1] of the grid with EVs as traced here (the intensity from the
         supply shares, equal to the grid's own tracing to rounding; the import fractions
@@ -539,7 +549,12 @@ def account(
             "annual_ev_emissions": (("method", "city"), annual_ev),
             **{
                 name: gasoline[name].variable
-                for name in ("gasoline_emissions", "gasoline_tailpipe_emissions")
+                for name in (
+                    "gasoline_emissions",
+                    "gasoline_tailpipe_emissions",
+                    "annual_gasoline_emissions",
+                )
+                if name in gasoline
             },
             "import_share": ("city", share),
             "ev_caused_emissions": (("province", "time"), caused),

@@ -377,8 +377,9 @@ def city_indicators(
         Output of :func:`hourlysim.accounting.account`: ``ev_emissions`` (method, city, time)
         [t], ``gasoline_emissions`` (city, time) [t] and, optionally,
         ``emissions_in_poorer_cities`` (method, city) [t] annual and ``annual_ev_emissions``
-        (method, city) [t], the sum of ``ev_emissions`` over the hours (summed here when
-        absent).
+        (method, city) [t], the sum of ``ev_emissions`` over the hours, and
+        ``annual_gasoline_emissions`` (city) [t], that of ``gasoline_emissions`` (each summed
+        here when absent).
     fleet : xr.DataArray (city,)
         Electric cars in each city [vehicle].
     population : xr.DataArray (city,)
@@ -420,11 +421,15 @@ def city_indicators(
         ev = ev.astype(np.float64)
     else:
         ev = hourly.values.sum(axis=2, dtype=np.float64)
-    gasoline = (
-        accounting["gasoline_emissions"]
-        .transpose("city", "time")
-        .values.sum(axis=1, dtype=np.float64)
-    )
+    if "annual_gasoline_emissions" in accounting:  # summed once a year (one Dataset: its
+        # city labels are those of ev_emissions)
+        gasoline = accounting["annual_gasoline_emissions"].values.astype(np.float64)
+    else:
+        gasoline = (
+            accounting["gasoline_emissions"]
+            .transpose("city", "time")
+            .values.sum(axis=1, dtype=np.float64)
+        )
     reduction = gasoline - ev
     weights = _along_city(population, cities, "population").astype(np.float64)
     vehicles = _along_city(fleet, cities, "fleet").astype(np.float64)

@@ -237,6 +237,10 @@ def test_counterfactual_given_once_gives_the_same_accounting(tmp_path):
     np.testing.assert_allclose(
         handed["gasoline_emissions"].values, litres.values * well_to_wheel / 1000.0
     )
+    np.testing.assert_allclose(
+        handed["annual_gasoline_emissions"].values,
+        litres.values.sum(axis=1) * well_to_wheel / 1000.0,
+    )
     shifted = counterfactual.assign_coords(time=TIME + pd.Timedelta("1h"))
     with pytest.raises(ValueError, match="differ in their times"):
         account(draw, None, grid, base, inputs, counterfactual=shifted)

@@ -317,3 +317,11 @@ def test_city_indicators_use_the_accountings_annual_sums():
     np.testing.assert_allclose(
         doubled["annual_ev_emissions"].values, 2 * summed["annual_ev_emissions"].values
     )
+    # the same for the gasoline counterfactual's annual sums
+    gasoline = accounting["gasoline_emissions"].sum("time")
+    given = city_indicators(accounting.assign(annual_gasoline_emissions=gasoline), **extra)
+    xr.testing.assert_allclose(given, summed, rtol=1e-12)
+    doubled = city_indicators(accounting.assign(annual_gasoline_emissions=2 * gasoline), **extra)
+    np.testing.assert_allclose(
+        doubled["annual_gasoline_emissions"].values, 2 * summed["annual_gasoline_emissions"].values
+    )
