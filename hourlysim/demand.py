@@ -35,21 +35,27 @@ def ev_fleet(inputs: InputSet, ev_share: float | None = None) -> xr.DataArray:
     xr.DataArray (segment, city)
         Electric vehicles [vehicle].
     """
+    # plain arrays: xarray's alignment of a few hundred values cost more than the products
     cities = inputs.cities
-    share = cities["ev_share"] if ev_share is None else xr.full_like(cities["ev_share"], ev_share)
-    segments = inputs.vehicles["segment"].values
-    rows = []
-    for segment in segments:
-        per_1000 = float(inputs.vehicles["vehicles_per_1000_people"].sel(segment=segment))
-        if np.isnan(per_1000):
-            fleet = cities["passenger_cars"]
+    share = cities["ev_share"].values
+    if ev_share is not None:
+        share = np.full_like(share, ev_share)
+    per_1000 = inputs.vehicles["vehicles_per_1000_people"]
+    segments = per_1000["segment"].values
+    vehicles = np.empty((segments.size, share.size), np.result_type(share, float))
+    for row, segment_per_1000 in enumerate(per_1000.values):
+        if np.isnan(segment_per_1000):
+            fleet = cities["passenger_cars"].values
         else:
-            fleet = cities["population"] / 1000.0 * per_1000
-        rows.append((fleet * share).drop_vars(fleet.coords.keys() - {"city"}, errors="ignore"))
-    vehicles = xr.concat(rows, dim=xr.DataArray(segments, dims="segment", name="segment"))
-    vehicles.name = "ev_fleet"
-    vehicles.attrs.update(units="vehicle", long_name="electric passenger cars")
-    return vehicles
+            fleet = cities["population"].values / 1000.0 * float(segment_per_1000)
+        vehicles[row] = fleet * share
+    return xr.DataArray(
+        vehicles,
+        dims=("segment", "city"),
+        coords={"segment": segments, "city": cities["city"].variable},
+        name="ev_fleet",
+        attrs={"units": "vehicle", "long_name": "electric passenger cars"},
+    )
 
 
 def _parameter(inputs: InputSet, overrides: dict, name: str) -> float:
