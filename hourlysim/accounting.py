@@ -157,25 +157,30 @@ def plant_cities(plants: pd.DataFrame, cities: pd.DataFrame) -> np.ndarray:
     result = np.full(len(plants), -1, dtype=np.int64)
     if cities.empty:
         return result
-    province_of = dict(zip(cities["adcode"], cities["province"], strict=True))
-    lat = np.radians(cities["latitude"].to_numpy(float))
-    lon = np.radians(cities["longitude"].to_numpy(float))
     codes = cities["adcode"].to_numpy(np.int64)
     provinces = cities["province"].to_numpy()
-    for row, plant in enumerate(plants.itertuples(index=False)):
-        adcode = int(plant.adcode)
-        for candidate in (adcode, adcode // 100 * 100):
-            if province_of.get(candidate) == plant.province:
-                result[row] = candidate
-                break
-        else:
-            inside = provinces == plant.province
-            pool = inside if inside.any() else np.ones(len(codes), bool)
-            phi, lam = np.radians(plant.latitude), np.radians(plant.longitude)
-            cosine = np.sin(phi) * np.sin(lat[pool]) + np.cos(phi) * np.cos(lat[pool]) * np.cos(
-                lon[pool] - lam
-            )
-            result[row] = codes[pool][int(np.argmax(cosine))]
+    province_of = pd.Series(provinces, index=pd.Index(codes))
+    if not province_of.index.is_unique:
+        raise ValueError("cities must list each adcode once")
+    # the plant's own code, then its prefecture's, where that is a city of its province (all
+    # plants at once: a row-by-row lookup cost more than the rest of the weights)
+    plant_province = plants["province"].to_numpy()
+    adcode = plants["adcode"].to_numpy(np.int64)
+    for candidate in (adcode, adcode // 100 * 100):
+        found = (result < 0) & (province_of.reindex(candidate).to_numpy() == plant_province)
+        result[found] = candidate[found]
+    # else the nearest city centroid of its province (of the whole set when it has none)
+    lat = np.radians(cities["latitude"].to_numpy(float))
+    lon = np.radians(cities["longitude"].to_numpy(float))
+    for row in np.flatnonzero(result < 0):
+        inside = provinces == plant_province[row]
+        pool = inside if inside.any() else np.ones(len(codes), bool)
+        phi = np.radians(float(plants["latitude"].iloc[row]))
+        lam = np.radians(float(plants["longitude"].iloc[row]))
+        cosine = np.sin(phi) * np.sin(lat[pool]) + np.cos(phi) * np.cos(lat[pool]) * np.cos(
+            lon[pool] - lam
+        )
+        result[row] = codes[pool][int(np.argmax(cosine))]
     return result
 
 
