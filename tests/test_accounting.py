@@ -292,6 +292,10 @@ def test_plant_cities_exact_prefecture_and_nearest():
     np.testing.assert_array_equal(
         plant_cities(plants, cities), [130200, 130100, 130200, 140100, 130200]
     )
+    # a city code listed twice would make the placement ambiguous
+    twice = pd.concat([cities, cities.iloc[:1]], ignore_index=True)
+    with pytest.raises(ValueError, match="each adcode once"):
+        plant_cities(plants, twice)
 
 
 def test_every_shipped_coal_plant_lies_in_a_city_of_its_province(shipped_inputs):
