@@ -525,7 +525,8 @@ def test_pool_position_from_the_last_hours_segment_is_the_same(seed):
     keep = 1.0 - rng.uniform(0, 0.05, n)
     low, high = net - capacity * keep, net + capacity
     members = np.arange(n, dtype=np.int64)
-    args = (members, stacks, cumulative, net, low, high, keep, np.zeros(3 * n))
+    link = np.array([net, low, high, keep])  # rows LINK_NET, LINK_LOW, LINK_HIGH, LINK_KEEP
+    args = (members, stacks, cumulative, link, np.zeros(3 * n))
     cold = _pool_position(*args, -1)
     for guess in range(N_SEGMENTS):
         assert _pool_position(*args, guess) == cold
