@@ -46,7 +46,18 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._kernels.dispatch import COAL, GAS, N_SOURCES, dispatch, merit_order_kernel, schedule_hydro
+from ._kernels.dispatch import (
+    COAL,
+    GAS,
+    N_SOURCES,
+    SOLAR,
+    WIND,
+    dispatch,
+    dispatch_summary,
+    merit_order_kernel,
+    net_imports,
+    schedule_hydro,
+)
 from ._kernels.tracing import consumption_intensity
 from .errors import InputError
 from .flow_tracing import trace_flows  # noqa: F401  (public: hourlysim.grid.trace_flows)
@@ -60,6 +71,7 @@ EXCHANGES = ("scheduled", "pool")
 #: unserved or surplus energy above this share of a province's annual load is reported
 REPORT_SHARE = 1e-3
 assert len(SOURCES) == N_SOURCES
+assert (SOURCES.index("wind"), SOURCES.index("solar")) == (WIND, SOLAR)  # the kernels' order
 
 
 def merit_order(
@@ -412,11 +424,6 @@ def prepare_grid(
     edge_from = np.array(all_from, np.int64)
     edge_to = np.array(all_to, np.int64)
     edge_loss = np.array(loss, float)
-    node_incidence = np.zeros((n_province, edge_from.size))
-    into = edge_to < n_province
-    node_incidence[edge_to[into], np.flatnonzero(into)] += 1.0 - edge_loss[into]
-    out = edge_from < n_province
-    node_incidence[edge_from[out], np.flatnonzero(out)] -= 1.0
     return GridYear(
         time=time,
         exchange=exchange,
@@ -452,7 +459,6 @@ def prepare_grid(
         edge_from=edge_from,
         edge_to=edge_to,
         edge_loss=edge_loss,
-        node_incidence=node_incidence,
     )
 
 
@@ -501,15 +507,13 @@ class GridYear:
     hub_loss: np.ndarray
     pool_members: np.ndarray
     #: every exchange as an edge of the network (corridors, then hub links): name, end
-    #: names and node indices, loss fraction [1], and the province x edge incidence of
-    #: what a province receives (1 - loss) and sends (-1)
+    #: names and node indices, loss fraction [1]
     edge_names: list[str]
     edge_from_node: list[str]
     edge_to_node: list[str]
     edge_from: np.ndarray
     edge_to: np.ndarray
     edge_loss: np.ndarray
-    node_incidence: np.ndarray
 
     def simulate(self, ev_grid_draw: xr.DataArray | None = None, trace: bool = True) -> xr.Dataset:
         """Dispatch the year with ``ev_grid_draw`` (province, time) [MWh] added to the
@@ -563,11 +567,9 @@ class GridYear:
         members = self.pool_members
         all_flow = np.concatenate([flow, to_hub[members], from_hub[members]], axis=0)
 
-        rates = self.emission_rate
-        emissions_kg = rates @ generation  # (source,) @ (province, source, time)
-        total = generation.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            average = np.where(total > 0, emissions_kg / np.where(total > 0, total, 1.0), 0.0)
+        emissions_kg, total, average, marginal, curtailment = dispatch_summary(
+            generation, share, self.emission_rate, self.wind, self.solar
+        )
         dims = ("province", "time")
         intensity, imported, residual = {}, {}, {}  # the traced variables, if traced
         if trace:
@@ -584,10 +586,7 @@ class GridYear:
             intensity = {"consumption_intensity": (dims, traced[:n_province])}
             imported = {"import_fraction": (dims, import_fraction[:n_province])}
             residual = {"tracing_residual": ("time", tracing_residual)}
-        marginal = rates @ share
-        used = generation[:, SOURCES.index("wind"), :] + generation[:, SOURCES.index("solar"), :]
-        curtailment = np.maximum(self.wind + self.solar - used, 0.0)
-        net_import = self.node_incidence @ all_flow
+        net_import = net_imports(all_flow, self.edge_from, self.edge_to, self.edge_loss, n_province)
 
         result = xr.Dataset(
             {

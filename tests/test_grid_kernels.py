@@ -13,11 +13,14 @@ from hourlysim._kernels.dispatch import (
     COAL,
     GAS,
     HYDRO,
+    N_SOURCES,
     NUCLEAR,
     SOLAR,
     WIND,
     dispatch,
+    dispatch_summary,
     merit_order_kernel,
+    net_imports,
     schedule_hydro,
 )
 from hourlysim._kernels.tracing import consumption_intensity
@@ -530,3 +533,39 @@ def test_pool_position_from_the_last_hours_segment_is_the_same(seed):
     cold = _pool_position(*args, -1)
     for guess in range(N_SEGMENTS):
         assert _pool_position(*args, guess) == cold
+
+
+def test_dispatch_summary_against_numpy():
+    """The one-pass summary equals numpy's products and sums over the sources; a province
+    that generates nothing has average intensity 0, and curtailment is never negative."""
+    rng = np.random.default_rng(3)
+    generation = rng.uniform(0, 50, (4, N_SOURCES, 30))
+    generation[2, :, 5] = 0.0
+    share = rng.uniform(0, 1, (4, N_SOURCES, 30))
+    rates = rng.uniform(0, 900, N_SOURCES)
+    wind, solar = rng.uniform(0, 60, (2, 4, 30))
+    emissions, total, average, marginal, curtailment = dispatch_summary(
+        generation, share, rates, wind, solar
+    )
+    np.testing.assert_allclose(emissions, rates @ generation, rtol=1e-14)
+    np.testing.assert_allclose(total, generation.sum(axis=1), rtol=1e-14)
+    np.testing.assert_allclose(marginal, rates @ share, rtol=1e-14)
+    generates = total > 0
+    np.testing.assert_allclose(
+        average[generates], emissions[generates] / total[generates], rtol=1e-15
+    )
+    assert average[2, 5] == 0.0
+    used = generation[:, WIND] + generation[:, SOLAR]
+    np.testing.assert_allclose(curtailment, np.maximum(wind + solar - used, 0.0), rtol=1e-14)
+    assert (curtailment == 0.0).any() and (curtailment > 0.0).any()
+
+
+def test_net_imports_hand_case():
+    """Two provinces and a hub: 0 sends 10 MWh to 1 (10% lost), 1 sends 4 MWh to the hub
+    (node 2, not a province), the hub sends 3 MWh to 0 (no loss)."""
+    flow = np.array([[10.0, 0.0], [4.0, 1.0], [3.0, 2.0]])
+    edge_from = np.array([0, 1, 2])
+    edge_to = np.array([1, 2, 0])
+    loss = np.array([0.1, 0.0, 0.0])
+    net = net_imports(flow, edge_from, edge_to, loss, 2)
+    np.testing.assert_allclose(net, [[-10.0 + 3.0, 2.0], [9.0 - 4.0, -1.0]])

@@ -691,3 +691,81 @@ def dispatch(
         surplus,
         share,
     )
+
+
+# ----------------------------------------------------------------------------------------
+# what the grid reports of a dispatched year
+
+
+@kernel
+def dispatch_summary(generation, share, emission_rate, wind, solar):
+    """The province-hour quantities read off a dispatch, in one pass over its outputs.
+
+    Parameters
+    ----------
+    generation, share : ndarray (province, source, time)
+        :func:`dispatch`'s generation [MWh] and marginal source shares [1].
+    emission_rate : ndarray (source,)
+        Emission rate of each source [kg CO2 MWh-1].
+    wind, solar : ndarray (province, time)
+        Available wind and solar [MWh].
+
+    Returns
+    -------
+    emissions : ndarray (province, time)
+        Production emissions, ``sum_s rate[s] generation[s]`` [kg CO2].
+    total : ndarray (province, time)
+        Generation of all sources [MWh].
+    average : ndarray (province, time)
+        ``emissions / total`` [kg CO2 MWh-1]; 0 where nothing is generated.
+    marginal : ndarray (province, time)
+        ``sum_s rate[s] share[s]`` [kg CO2 MWh-1].
+    curtailment : ndarray (province, time)
+        Available wind and solar not generated, at least 0 [MWh].
+
+    Each sum runs over the sources in order, as numpy's ``rate @ generation`` and
+    ``generation.sum(axis=1)`` do.
+    """
+    n_province, n_source, n_time = generation.shape
+    emissions = np.empty((n_province, n_time))
+    total = np.empty((n_province, n_time))
+    average = np.empty((n_province, n_time))
+    marginal = np.empty((n_province, n_time))
+    curtailment = np.empty((n_province, n_time))
+    for p in range(n_province):
+        for t in range(n_time):
+            emitted = emission_rate[0] * generation[p, 0, t]
+            generated = generation[p, 0, t]
+            margin = emission_rate[0] * share[p, 0, t]
+            for s in range(1, n_source):
+                emitted += emission_rate[s] * generation[p, s, t]
+                generated += generation[p, s, t]
+                margin += emission_rate[s] * share[p, s, t]
+            emissions[p, t] = emitted
+            total[p, t] = generated
+            average[p, t] = emitted / generated if generated > 0.0 else 0.0
+            marginal[p, t] = margin
+            unused = (wind[p, t] + solar[p, t]) - (generation[p, WIND, t] + generation[p, SOLAR, t])
+            curtailment[p, t] = unused if unused > 0.0 else 0.0
+    return emissions, total, average, marginal, curtailment
+
+
+@kernel
+def net_imports(flow, edge_from, edge_to, edge_loss, n_province):
+    """Energy each province receives minus what it sends, every hour [MWh].
+
+    ``flow`` (edge, time) is the energy sent on each edge [MWh]; the receiver gets
+    ``1 - edge_loss`` of it. Edge ends at or after ``n_province`` (hubs) are not counted.
+    """
+    n_time = flow.shape[1]
+    net = np.zeros((n_province, n_time))
+    for k in range(flow.shape[0]):
+        sender = edge_from[k]
+        receiver = edge_to[k]
+        keep = 1.0 - edge_loss[k]
+        for t in range(n_time):
+            if receiver < n_province:
+                net[receiver, t] += keep * flow[k, t]
+            if sender < n_province:
+                net[sender, t] -= flow[k, t]
+    return net
