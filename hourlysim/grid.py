@@ -462,6 +462,26 @@ def prepare_grid(
     )
 
 
+#: units and long names of the variables of :meth:`GridYear.simulate`
+_ATTRIBUTES = {
+    "demand": {"units": "MWh", "long_name": "provincial demand without EVs"},
+    "load": {"units": "MWh", "long_name": "demand served in the province, EVs included"},
+    "generation": {"units": "MWh"},
+    "curtailment": {"units": "MWh"},
+    "unserved": {"units": "MWh"},
+    "surplus": {"units": "MWh", "long_name": "must-run and imported energy not absorbed"},
+    "net_import": {"units": "MWh"},
+    "production_emissions": {"units": "t"},
+    "average_intensity": {"units": "kg MWh-1"},
+    "consumption_intensity": {"units": "kg MWh-1"},
+    "marginal_intensity": {"units": "kg MWh-1"},
+    "marginal_source_share": {"units": "1"},
+    "import_fraction": {"units": "1", "long_name": "share of supply that was imported"},
+    "flow": {"units": "MWh", "long_name": "energy sent on each corridor (hub links included)"},
+    "tracing_residual": {"units": "1", "long_name": "largest relative residual of tracing"},
+}
+
+
 @dataclass(frozen=True, eq=False)
 class GridYear:
     """The EV-independent inputs of one year's dispatch (from :func:`prepare_grid`), as
@@ -588,24 +608,26 @@ class GridYear:
             residual = {"tracing_residual": ("time", tracing_residual)}
         net_import = net_imports(all_flow, self.edge_from, self.edge_to, self.edge_loss, n_province)
 
-        result = xr.Dataset(
-            {
-                "demand": (dims, demand),
-                "load": (dims, load),
-                "generation": (("province", "source", "time"), generation),
-                "curtailment": (dims, curtailment),
-                "unserved": (dims, unserved),
-                "surplus": (dims, surplus),
-                "net_import": (dims, net_import),
-                "production_emissions": (dims, emissions_kg / 1000.0),
-                "average_intensity": (dims, average),
-                **intensity,
-                "marginal_intensity": (dims, marginal),
-                "marginal_source_share": (("province", "source", "time"), share),
-                **imported,
-                "flow": (("corridor", "time"), all_flow),
-                **residual,
-            },
+        variables = {
+            "demand": (dims, demand),
+            "load": (dims, load),
+            "generation": (("province", "source", "time"), generation),
+            "curtailment": (dims, curtailment),
+            "unserved": (dims, unserved),
+            "surplus": (dims, surplus),
+            "net_import": (dims, net_import),
+            "production_emissions": (dims, emissions_kg / 1000.0),
+            "average_intensity": (dims, average),
+            **intensity,
+            "marginal_intensity": (dims, marginal),
+            "marginal_source_share": (("province", "source", "time"), share),
+            **imported,
+            "flow": (("corridor", "time"), all_flow),
+            **residual,
+        }
+        # attributes given with the data (setting them afterwards built a DataArray each)
+        return xr.Dataset(
+            {name: (*spec, dict(_ATTRIBUTES[name])) for name, spec in variables.items()},
             coords={
                 "province": codes,
                 "time": time,
@@ -613,39 +635,14 @@ class GridYear:
                 "corridor": self.edge_names,
                 "from_node": ("corridor", self.edge_from_node),
                 "to_node": ("corridor", self.edge_to_node),
-                "loss_fraction": ("corridor", self.edge_loss),
+                "loss_fraction": (
+                    "corridor",
+                    self.edge_loss,
+                    {"units": "1", "long_name": "share of the flow lost"},
+                ),
             },
             attrs={"exchange": self.exchange},
         )
-        units = {
-            "demand": "MWh",
-            "load": "MWh",
-            "generation": "MWh",
-            "curtailment": "MWh",
-            "unserved": "MWh",
-            "surplus": "MWh",
-            "net_import": "MWh",
-            "production_emissions": "t",
-            "average_intensity": "kg MWh-1",
-            "consumption_intensity": "kg MWh-1",
-            "marginal_intensity": "kg MWh-1",
-            "marginal_source_share": "1",
-            "import_fraction": "1",
-            "flow": "MWh",
-            "tracing_residual": "1",
-        }
-        for name, unit in units.items():
-            if name in result:
-                result[name].attrs["units"] = unit
-        result["demand"].attrs["long_name"] = "provincial demand without EVs"
-        result["load"].attrs["long_name"] = "demand served in the province, EVs included"
-        result["surplus"].attrs["long_name"] = "must-run and imported energy not absorbed"
-        result["flow"].attrs["long_name"] = "energy sent on each corridor (hub links included)"
-        if trace:
-            result["import_fraction"].attrs["long_name"] = "share of supply that was imported"
-            result["tracing_residual"].attrs["long_name"] = "largest relative residual of tracing"
-        result["loss_fraction"].attrs.update(units="1", long_name="share of the flow lost")
-        return result
 
 
 def _hub_capacity(inputs: InputSet) -> np.ndarray:
