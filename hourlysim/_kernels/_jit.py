@@ -33,7 +33,7 @@ if not os.environ.get("NUMBA_CACHE_DIR"):
     )
 
 
-def kernel(*signatures):
+def kernel(*signatures, inline: bool = False):
     """Compile a function as an hourlysim kernel.
 
     Parameters
@@ -41,15 +41,21 @@ def kernel(*signatures):
     *signatures
         Optional explicit numba signatures (float64 arrays, int64 indices). With none, the
         kernel is compiled lazily for the types it is first called with.
+    inline : bool
+        Inline the kernel into every kernel that calls it, at numba's IR level
+        (``inline="always"``). For small helpers called per cohort in a hot loop: a call
+        that LLVM does not inline costs two atomic reference-count updates per array
+        argument (measured: valley filling -7%, greedy charging -16%).
     """
+    options = dict(JIT_OPTIONS, inline="always") if inline else JIT_OPTIONS
     if len(signatures) == 1 and callable(signatures[0]):
-        return numba.jit(**JIT_OPTIONS)(signatures[0])
+        return numba.jit(**options)(signatures[0])
 
     def decorate(function):
         return (
-            numba.jit(list(signatures), **JIT_OPTIONS)(function)
+            numba.jit(list(signatures), **options)(function)
             if signatures
-            else (numba.jit(**JIT_OPTIONS)(function))
+            else (numba.jit(**options)(function))
         )
 
     return decorate

@@ -40,7 +40,7 @@ def _hour(start, j, n_hours):
     return t
 
 
-@kernel
+@kernel(inline=True)
 def _gather(values, start, n, out):
     """``out[j] = values[(start + j) % T]`` for ``j < n``."""
     n_hours = values.shape[0]
@@ -48,7 +48,7 @@ def _gather(values, start, n, out):
         out[j] = values[_hour(start, j, n_hours)]
 
 
-@kernel
+@kernel(inline=True)
 def _stable_argsort(key, n, order):
     """Stable ascending order of ``key[:n]`` into ``order[:n]`` (ties keep the lower offset)."""
     for j in range(n):
@@ -104,7 +104,7 @@ def _fill_from(need, cap, first, n, xk):
         remaining -= amount
 
 
-@kernel
+@kernel(inline=True)
 def _fill_in_order(need, cap, order, n, xk):
     """Charge at ``cap`` in the offsets ``order[0], order[1], ...`` until ``need`` is met."""
     for j in range(n):
@@ -119,7 +119,7 @@ def _fill_in_order(need, cap, order, n, xk):
         remaining -= amount
 
 
-@kernel
+@kernel(inline=True)
 def _water_fill(level, need, cap, n, order, xk):
     """Exact minimiser of ``sum_j (level[j] + xk[j])**2`` over ``0 <= xk <= cap, sum xk = need``.
 
@@ -171,7 +171,7 @@ def _water_fill(level, need, cap, n, order, xk):
     return nu
 
 
-@kernel
+@kernel(inline=True)
 def _common_level(level, xk, cap, n, slack):
     """The water level at which ``xk`` is still the water-filling against ``level - xk``.
 
@@ -252,7 +252,7 @@ def tou_delayed_schedule(need, earliest, length, cap, ptr, hour_of_day, valley_s
         _fill_from(need[k], cap[k], first, n, xk)
 
 
-@kernel
+@kernel(inline=True)
 def _slide_order(key, n, order):
     """Turn the sorted offsets of the window starting one hour earlier into this window's.
 
