@@ -866,11 +866,23 @@ PROFILE_PIECES = (
 )
 
 
+def _is_kernel(path: str, name: str) -> bool:
+    """Whether a profiled function is a compiled kernel (a numba dispatcher of
+    ``hourlysim._kernels``): the profiler cannot look inside one, so its own time is all of
+    it, the kernels it calls included."""
+    module = Path(path)
+    if module.parent.name != "_kernels" or module.parent.parent.name != "hourlysim":
+        return False
+    function = getattr(importlib.import_module(f"hourlysim._kernels.{module.stem}"), name, None)
+    return hasattr(function, "py_func")
+
+
 def profile_year(case: Case, top: int = 20) -> dict:
     """Where one scenario-year's time goes: cProfile of :func:`simulate_year` (kernels
     compiled): the cumulative time of each piece (:data:`PROFILE_PIECES`; nested pieces are
     indented, and a piece's time includes the labelling it calls), the ``top`` functions by
-    own time, and the total."""
+    own time, the time inside the compiled kernels (``kernels_s``: the rest is Python, numpy
+    and xarray around them, and the profiler's own cost), and the total."""
     from hourlysim.runner import simulate_year
 
     simulate_year(case.inputs, case.scenario, case.year)
@@ -881,6 +893,9 @@ def profile_year(case: Case, top: int = 20) -> dict:
     profiler.disable()
     total = time.perf_counter() - start
     stats = pstats.Stats(profiler).stats
+    kernels = sum(
+        own for (path, _, name), (_, _, own, _, _) in stats.items() if _is_kernel(path, name)
+    )
     pieces = {}
     for label, file, function in PROFILE_PIECES:
         pieces[label] = sum(
@@ -894,6 +909,7 @@ def profile_year(case: Case, top: int = 20) -> dict:
     by_own = sorted(stats.items(), key=lambda item: -item[1][2])[:top]
     return {
         "total_s": total,
+        "kernels_s": kernels,
         "pieces_s": pieces,
         "functions": [
             {"function": f"{Path(f).name}:{line}({name})", "own_s": own, "cumulative_s": cum}
@@ -1072,6 +1088,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         for name, seconds in profile["pieces_s"].items():
             print(f"  {seconds:8.3f}  {name}")
+        print(
+            f"  {profile['kernels_s']:8.3f}  inside the compiled kernels, all pieces together "
+            f"(the other {profile['total_s'] - profile['kernels_s']:.3f} s: Python, numpy, "
+            "xarray and the profiler)"
+        )
         print("  functions by own time:")
         for f in profile["functions"][:12]:
             print(f"  {f['own_s']:8.3f}  {f['function']}")

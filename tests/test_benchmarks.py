@@ -159,6 +159,15 @@ def test_profile_names_the_pieces(tiny):
     # every piece names a function the scenario-year calls (a renamed one would read 0)
     assert [label for label, seconds in pieces.items() if not seconds > 0] == []
     assert pieces["demand"] <= profile["total_s"]
+    # the kernels' own time: some, and less than the whole (the Python around them)
+    assert 0 < profile["kernels_s"] < profile["total_s"]
+    import hourlysim._kernels.dispatch as dispatch_kernels
+    import hourlysim._kernels.tracing as tracing_kernels
+
+    assert bench_all._is_kernel(dispatch_kernels.__file__, "dispatch")
+    # a Python function, in a kernel module or not, is not a kernel
+    assert not bench_all._is_kernel(tracing_kernels.__file__, "consumption_intensity")
+    assert not bench_all._is_kernel(bench_all.hourlysim.runner.__file__, "simulate_year")
 
 
 def test_blas_limited_to_one_thread_for_the_one_core_targets():
