@@ -505,13 +505,11 @@ def account(
     # the traced import fractions), in one pass over the draw
     at_province = ("average", "marginal")
     import_fraction = traced_import_fraction[:n_province]
-    rates = np.stack(
-        [
-            grid[INTENSITY_VARIABLE[m]].transpose("province", "time").values / 1000.0
-            for m in at_province
-        ]
-        + [import_fraction]
-    )
+    rates = np.empty((len(at_province) + 1, *import_fraction.shape))
+    for position, method in enumerate(at_province):
+        intensity = grid[INTENSITY_VARIABLE[method]].transpose("province", "time").values
+        np.divide(intensity, 1000.0, out=rates[position])
+    rates[-1] = import_fraction
     annual_rates = np.empty((len(rates), len(city)))
     at_province_rate(
         values, city_node, rates, ev, np.array([row[m] for m in at_province]), annual_rates
@@ -548,12 +546,22 @@ def account(
     for dim, labels in (("city", city), ("time", time_axis)):
         if not gasoline.indexes[dim].equals(pd.Index(labels)):
             raise ValueError(f"the gasoline counterfactual and the draw differ in their {dim}s")
-    result = xr.Dataset(
+    by_city_hour, by_method_city, by_province_hour = (
+        ("method", "city", "time"),
+        ("method", "city"),
+        ("province", "time"),
+    )
+    # units given with the data (setting them afterwards built a DataArray each)
+    return xr.Dataset(
         {
-            "ev_emissions": (("method", "city", "time"), ev),
-            "annual_ev_emissions": (("method", "city"), annual_ev),
+            "ev_emissions": (by_city_hour, ev, {"units": "t"}),
+            "annual_ev_emissions": (by_method_city, annual_ev, {"units": "t"}),
             **{
-                name: gasoline[name].variable
+                name: (
+                    gasoline[name].dims,
+                    gasoline[name].data,
+                    {**gasoline[name].attrs, "units": "t"},
+                )
                 for name in (
                     "gasoline_emissions",
                     "gasoline_tailpipe_emissions",
@@ -561,13 +569,25 @@ def account(
                 )
                 if name in gasoline
             },
-            "import_share": ("city", share),
-            "ev_caused_emissions": (("province", "time"), caused),
-            "consumption_intensity": (("province", "time"), traced_intensity[:n_province] * 1e3),
-            "import_fraction": (("province", "time"), import_fraction),
-            "burden_province": (("method", "city", "producer"), burden),
-            "emissions_in_poorer_cities": (("method", "city"), poorer),
-            "carbon_class": (("method", "city"), carbon_class),
+            "import_share": ("city", share, {"units": "1"}),
+            "ev_caused_emissions": (by_province_hour, caused, {"units": "t"}),
+            "consumption_intensity": (
+                by_province_hour,
+                traced_intensity[:n_province] * 1e3,
+                {"units": "kg MWh-1"},
+            ),
+            "import_fraction": (by_province_hour, import_fraction, {"units": "1"}),
+            "burden_province": (("method", "city", "producer"), burden, {"units": "t"}),
+            "emissions_in_poorer_cities": (by_method_city, poorer, {"units": "t"}),
+            "carbon_class": (
+                by_method_city,
+                carbon_class,
+                {
+                    "units": "1",
+                    "flag_values": np.array([CARBON_EXPORTER, BALANCED, CARBON_IMPORTER], np.int8),
+                    "flag_meanings": "carbon_exporter balanced carbon_importer",
+                },
+            ),
         },
         coords={
             "method": list(METHODS),
@@ -577,25 +597,6 @@ def account(
             "producer": provinces,
         },
     )
-    for name, unit in (
-        ("ev_emissions", "t"),
-        ("annual_ev_emissions", "t"),
-        ("gasoline_emissions", "t"),
-        ("gasoline_tailpipe_emissions", "t"),
-        ("import_share", "1"),
-        ("ev_caused_emissions", "t"),
-        ("consumption_intensity", "kg MWh-1"),
-        ("import_fraction", "1"),
-        ("burden_province", "t"),
-        ("emissions_in_poorer_cities", "t"),
-        ("carbon_class", "1"),
-    ):
-        result[name].attrs["units"] = unit
-    result["carbon_class"].attrs.update(
-        flag_values=np.array([CARBON_EXPORTER, BALANCED, CARBON_IMPORTER], np.int8),
-        flag_meanings="carbon_exporter balanced carbon_importer",
-    )
-    return result
 
 
 def classify(attributed: np.ndarray, located: np.ndarray) -> np.ndarray:
