@@ -558,6 +558,9 @@ def test_dispatch_summary_against_numpy():
     used = generation[:, WIND] + generation[:, SOLAR]
     np.testing.assert_allclose(curtailment, np.maximum(wind + solar - used, 0.0), rtol=1e-14)
     assert (curtailment == 0.0).any() and (curtailment > 0.0).any()
+    # a NaN in the available wind stays NaN (no silent zero)
+    wind[1, 7] = np.nan
+    assert np.isnan(dispatch_summary(generation, share, rates, wind, solar)[4][1, 7])
 
 
 def test_net_imports_hand_case():

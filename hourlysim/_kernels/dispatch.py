@@ -746,7 +746,7 @@ def dispatch_summary(generation, share, emission_rate, wind, solar):
             average[p, t] = emitted / generated if generated > 0.0 else 0.0
             marginal[p, t] = margin
             unused = (wind[p, t] + solar[p, t]) - (generation[p, WIND, t] + generation[p, SOLAR, t])
-            curtailment[p, t] = unused if unused > 0.0 else 0.0
+            curtailment[p, t] = 0.0 if unused < 0.0 else unused  # a NaN stays NaN
     return emissions, total, average, marginal, curtailment
 
 
