@@ -47,8 +47,7 @@ import pandas as pd
 import xarray as xr
 
 from ._kernels.accounting import at_province_rate, attribute_ev_emissions, located_share_below
-from .errors import InputError
-from .inputs import InputSet
+from .inputs import PLANTS_FILE, InputSet
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +62,6 @@ INTENSITY_VARIABLE = {
 BALANCE_TOLERANCE = 1e-9
 #: carbon_class flags
 CARBON_EXPORTER, BALANCED, CARBON_IMPORTER = -1, 0, 1
-PLANTS_FILE = "plants.csv"
-_PLANT_COLUMNS = ("source", "province", "adcode", "latitude", "longitude", "capacity_mw")
 
 
 def province_index(city_province: xr.DataArray, provinces) -> np.ndarray:
@@ -184,31 +181,6 @@ def plant_cities(plants: pd.DataFrame, cities: pd.DataFrame) -> np.ndarray:
     return result
 
 
-def read_plants(inputs: InputSet) -> pd.DataFrame | None:
-    """The plants table of the input set (None when the set has no ``plants.csv``)."""
-    path = inputs.path / PLANTS_FILE
-    if not path.exists():
-        return None
-    frame = pd.read_csv(path)
-    for column in _PLANT_COLUMNS:
-        if column not in frame.columns:
-            raise InputError("missing column", file=str(path), column=column)
-    for column in ("adcode", "latitude", "longitude", "capacity_mw"):
-        values = pd.to_numeric(frame[column], errors="coerce")
-        bad = ~np.isfinite(values.to_numpy(float)) | (
-            values.to_numpy(float) < 0 if column == "capacity_mw" else False
-        )
-        if bad.any():
-            raise InputError(
-                "expected a finite number" + (" >= 0" if column == "capacity_mw" else ""),
-                file=str(path),
-                row=int(np.flatnonzero(bad)[0]) + 2,
-                column=column,
-            )
-        frame[column] = values
-    return frame
-
-
 def city_weights(inputs: InputSet, cities: xr.Dataset, year: int | None = None) -> xr.DataArray:
     """Share of its province's emissions located in each city [1].
 
@@ -219,7 +191,8 @@ def city_weights(inputs: InputSet, cities: xr.Dataset, year: int | None = None) 
     Parameters
     ----------
     inputs : InputSet
-        Input set (its folder holds ``plants.csv``).
+        Input set: its ``plants`` (``plants.csv``, read and checked with the set; None
+        without that file).
     cities : xr.Dataset (city,)
         The simulated cities: ``city_province``, ``latitude``, ``longitude``,
         ``population``.
@@ -235,7 +208,7 @@ def city_weights(inputs: InputSet, cities: xr.Dataset, year: int | None = None) 
         }
     )
     capacity = pd.Series(0.0, index=table["adcode"])
-    plants = read_plants(inputs)
+    plants = inputs.plants
     if plants is None:
         logger.warning("no %s in %s: emissions placed by population", PLANTS_FILE, inputs.path)
     else:

@@ -320,6 +320,10 @@ HOURLY_TABLES = {
         "offshore wind capacity factor",
     ),
 }
+#: the power plants (GEM units), which place a province's emissions in its cities; optional
+PLANTS_FILE = "plants.csv"
+#: columns ``plants.csv`` must have (``start_year`` is optional)
+PLANT_COLUMNS = ("source", "province", "adcode", "latitude", "longitude", "capacity_mw")
 # capacity column that an hourly table must cover (a province with capacity needs a column)
 _HOURLY_CAPACITY = {
     "cf_solar": "solar",
@@ -350,6 +354,11 @@ class InputSet:
         Folder the set was read from.
     digest : str
         SHA-256 over the files read (provenance).
+    plants : pandas.DataFrame or None
+        The power plants of ``plants.csv`` (one row per unit: ``source``, ``province``,
+        ``adcode``, ``latitude``, ``longitude``, ``capacity_mw`` [MW], optional
+        ``start_year``), which place a province's emissions in its cities; None where the
+        folder has no such file.
     """
 
     cities: xr.Dataset
@@ -360,6 +369,7 @@ class InputSet:
     vehicles: xr.Dataset
     path: Path
     digest: str = field(default="")
+    plants: pd.DataFrame | None = field(default=None)
 
     def parameter(self, name: str) -> float:
         """Value of a scalar parameter (units in ``parameters[name].attrs['units']``)."""
@@ -620,13 +630,52 @@ def _check_reference(
 
 
 def _digest(folder: Path) -> str:
+    """SHA-256 over every file the set is read from (``plants.csv`` where there is one)."""
     hasher = hashlib.sha256()
     files = [spec.file for spec in TABLES] + [f for f, *_ in HOURLY_TABLES.values()]
+    if (Path(folder) / PLANTS_FILE).exists():
+        files.append(PLANTS_FILE)
     for name in sorted(files):
         path = Path(folder) / name
         hasher.update(name.encode())
         hasher.update(path.read_bytes())
     return hasher.hexdigest()
+
+
+def read_plants(folder: str | Path) -> pd.DataFrame | None:
+    """The power plants of ``plants.csv`` in ``folder``, checked (None without that file).
+
+    Raises
+    ------
+    InputError
+        If a column of :data:`PLANT_COLUMNS` is missing, or an ``adcode``, ``latitude``,
+        ``longitude`` or ``capacity_mw`` is not a finite number (``capacity_mw`` also >= 0).
+    """
+    path = Path(folder) / PLANTS_FILE
+    if not path.exists():
+        return None
+    frame = pd.read_csv(path)
+    for column in PLANT_COLUMNS:
+        if column not in frame.columns:
+            raise InputError(
+                f"column is missing; expected columns {list(PLANT_COLUMNS)}",
+                file=str(path),
+                column=column,
+            )
+    for column in ("adcode", "latitude", "longitude", "capacity_mw"):
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = ~np.isfinite(values.to_numpy(float)) | (
+            values.to_numpy(float) < 0 if column == "capacity_mw" else False
+        )
+        if bad.any():
+            raise InputError(
+                "expected a finite number" + (" >= 0" if column == "capacity_mw" else ""),
+                file=str(path),
+                row=_line(int(np.flatnonzero(bad)[0])),
+                column=column,
+            )
+        frame[column] = values
+    return frame
 
 
 def load_inputs(path: str | Path) -> InputSet:
@@ -780,6 +829,7 @@ def load_inputs(path: str | Path) -> InputSet:
         vehicles=_vehicles_dataset(segments_frame, modes_frame, arrivals_frame, profile_frame),
         path=folder,
         digest=_digest(folder),
+        plants=read_plants(folder),
     )
 
 

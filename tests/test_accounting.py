@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from hourlysim.accounting import (
     gasoline_counterfactual,
     plant_cities,
 )
-from hourlysim.inputs import InputSet
+from hourlysim.inputs import InputSet, read_plants
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from bench_all import reference_attribution  # noqa: E402  (the plain-numpy accounting)
@@ -74,6 +75,7 @@ def _inputs(folder: Path, corridors: bool = True) -> InputSet:
         parameters=parameters,
         vehicles=xr.Dataset(),
         path=folder,
+        plants=read_plants(folder),
     )
 
 
@@ -483,17 +485,17 @@ def test_no_plants_file_places_by_population(tmp_path):
 
     inputs = _inputs(tmp_path)
     (tmp_path / "plants.csv").unlink()
-    weights = city_weights(inputs, inputs.cities)
+    assert read_plants(tmp_path) is None
+    weights = city_weights(replace(inputs, plants=None), inputs.cities)
     np.testing.assert_allclose(weights, [1 / 3, 2 / 3, 1.0])
 
 
 def test_bad_plants_file_names_row_and_column(tmp_path):
     from hourlysim import InputError
-    from hourlysim.accounting import city_weights
 
-    inputs = _inputs(tmp_path)
+    _inputs(tmp_path)
     frame = pd.read_csv(tmp_path / "plants.csv")
     frame.loc[1, "capacity_mw"] = -5.0
     frame.to_csv(tmp_path / "plants.csv", index=False)
     with pytest.raises(InputError, match=r"plants\.csv, row 3, column 'capacity_mw'"):
-        city_weights(inputs, inputs.cities)
+        read_plants(tmp_path)

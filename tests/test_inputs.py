@@ -101,6 +101,37 @@ def test_negative_capacity(inputs_copy):
         load_inputs(inputs_copy)
 
 
+def test_plants_are_checked_when_the_set_is_loaded(inputs_copy):
+    """plants.csv is read and checked with the rest of the set, not first in the middle of
+    a run, and the set's plants are the file's rows."""
+    shipped = pd.read_csv(inputs_copy / "plants.csv")
+    assert len(load_inputs(inputs_copy).plants) == len(shipped)
+
+    def no_latitude(frame):
+        frame.loc[4, "latitude"] = "north"
+        return frame
+
+    _edit_csv(inputs_copy / "plants.csv", no_latitude)
+    with pytest.raises(InputError, match=r"plants\.csv, row 6, column 'latitude'"):
+        load_inputs(inputs_copy)
+
+
+def test_digest_covers_the_plants(inputs_copy):
+    """plants.csv places the territorial emissions, so the provenance digest covers it."""
+    before = load_inputs(inputs_copy).digest
+
+    def smaller(frame):
+        frame.loc[0, "capacity_mw"] = str(float(frame.loc[0, "capacity_mw"]) / 2)
+        return frame
+
+    _edit_csv(inputs_copy / "plants.csv", smaller)
+    assert load_inputs(inputs_copy).digest != before
+    (inputs_copy / "plants.csv").unlink()
+    without = load_inputs(inputs_copy)
+    assert without.plants is None
+    assert without.digest not in (before, "")
+
+
 def test_unknown_province_code(inputs_copy):
     def unknown(frame):
         frame.loc[10, "province"] = "QQ"
