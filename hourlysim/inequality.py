@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 logger = logging.getLogger(__name__)
@@ -172,18 +173,23 @@ def theil_decomposition(
     if labels.shape != x.shape:
         raise ValueError(f"values has {x.size} elements but groups has {labels.size}")
     _check_theil(x, w)
-    total_amount = (w * x).sum()
-    between = 0.0
-    within = 0.0
-    for label in np.unique(labels):
-        member = labels == label
-        xg, wg = x[member], w[member]
-        share = (wg * xg).sum() / total_amount
-        if not share > 0:
-            continue  # the group holds nothing: 0 ln 0 = 0 in both parts
-        # S_g ln(mean_g / mean) = S_g ln(S_g / P_g), P_g the group's share of the weight
-        between += share * np.log(share / (wg.sum() / w.sum()))
-        within += share * _theil_terms(xg, wg)
+    # all groups at once (a loop over groups cost ~1 ms a call for 31 provinces):
+    # S_g = A_g / A, P_g = W_g / W with A = sum of w x and W = sum of w (A_g, W_g: the group's)
+    group = pd.factorize(labels, use_na_sentinel=False)[0]  # hash, not sort: 4x np.unique
+    amount = w * x
+    group_amount = np.bincount(group, weights=amount)
+    group_weight = np.bincount(group, weights=w)
+    total_amount, total_weight = amount.sum(), w.sum()
+    share = group_amount / total_amount
+    held = share > 0  # a group holding nothing (or underflowing) adds 0 ln 0 = 0 to both parts
+    between = np.sum(share[held] * np.log(share[held] / (group_weight[held] / total_weight)))
+    # within = sum_g S_g T_g, T_g = sum_{i in g} s_i ln(s_i / p_i) with s_i = w_i x_i / A_g and
+    # p_i = w_i / W_g; S_g s_i = w_i x_i / A
+    unit = np.flatnonzero(amount > 0)
+    g = group[unit]
+    inside = amount[unit] / group_amount[g]  # s_i, 0 where it underflows: 0 ln 0 = 0
+    unit, g, inside = unit[inside > 0], g[inside > 0], inside[inside > 0]
+    within = np.sum(amount[unit] / total_amount * np.log(inside / (w[unit] / group_weight[g])))
     return _theil_terms(x, w), float(between), float(within)
 
 
@@ -249,9 +255,10 @@ def _fractional_rank(ranking: np.ndarray, w: np.ndarray) -> np.ndarray:
     starts = np.flatnonzero(np.r_[True, sorted_rank[1:] != sorted_rank[:-1]])
     ends = np.r_[starts[1:], sorted_rank.size]
     below = np.concatenate([[0.0], np.cumsum(sorted_w)])
-    for start, end in zip(starts, ends, strict=True):
-        if end - start > 1:
-            rank_sorted[start:end] = (below[start] + (below[end] - below[start]) / 2.0) / total
+    run_rank = (below[starts] + (below[ends] - below[starts]) / 2.0) / total
+    run = np.repeat(np.arange(starts.size), ends - starts)  # run of each sorted unit
+    tied = (ends - starts)[run] > 1
+    rank_sorted[tied] = run_rank[run[tied]]
     rank = np.empty_like(rank_sorted)
     rank[order] = rank_sorted
     return rank

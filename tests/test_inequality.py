@@ -108,6 +108,7 @@ def test_theil_refuses_negative_values_without_shifting():
     )
 )
 @example(rows=[(3.0, 2.0, "a"), (5e-324, 1.0, "b")])  # a group share that underflows to 0
+@example(rows=[(100.0, 1.0, "a"), (5e-324, 1.0, "a")])  # a share inside a group underflows
 def test_theil_decomposition_adds_up(rows):
     x = np.array([r[0] for r in rows])
     w = np.array([r[1] for r in rows])
