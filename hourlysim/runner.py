@@ -342,8 +342,10 @@ def simulate_year(
     tell = progress or (lambda message: None)
     context = YearContext(inputs, scenario, year, tell)
     stacked = stack_strategies(context, list(scenario.strategies), tell)
-    data = xr.merge([context._label(stacked), context.common()], combine_attrs="drop")
-    return annotate(data)
+    # both parts come annotated (_label): "override" keeps their variables' and labels'
+    # attributes (units), as the merge of a run's part files does; "drop" lost them all, and
+    # annotating again only restored the variables'
+    return xr.merge([context._label(stacked), context.common()], combine_attrs="override")
 
 
 def stack_strategies(

@@ -267,7 +267,8 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in _TABLE}
 def annotate(dataset: xr.Dataset) -> xr.Dataset:
     """Set ``units`` and ``long_name`` from the table and put dims in the table's order.
 
-    Dimensions not in the table entry (``year``, ``strategy``) lead, in the order given.
+    Dimensions not in the table entry (``year``, ``strategy``) lead, in the order given. A
+    variable along ``strategy`` loses a ``strategy`` attribute (the dimension labels it).
 
     Parameters
     ----------
@@ -302,5 +303,7 @@ def annotate(dataset: xr.Dataset) -> xr.Dataset:
             *[d for d in ("year", "strategy") if d in leading], *variable.dims
         )
         ordered.attrs.update(units=variable.units, long_name=variable.long_name)
+        if "strategy" in ordered.dims:  # labelled by the dimension: one strategy's name
+            ordered.attrs.pop("strategy", None)  # (charging_load's) would mislabel the rest
         annotated[name] = ordered
     return xr.Dataset(annotated, coords=dataset.coords, attrs=dataset.attrs)

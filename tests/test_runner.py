@@ -248,9 +248,16 @@ def test_written_cube_equals_in_memory_year(small_run, small_inputs):
         assert written.dims == in_memory[name].dims, name
         assert written.dtype == in_memory[name].dtype, name
         assert written.attrs.get("units") == in_memory[name].attrs.get("units"), name
+        # the same attributes (carbon_class's flags too); none names one strategy of many
+        assert set(written.attrs) == set(in_memory[name].attrs), name
+        assert "strategy" not in written.attrs, name
         np.testing.assert_allclose(
             written.values, in_memory[name].values, rtol=1e-6, atol=1e-6, err_msg=name
         )
+    # the labels too, with their units (latitude [degrees_north], population [person], ...)
+    for name in ("latitude", "longitude", "population", "gdp_per_capita", "province_name"):
+        assert in_memory[name].attrs.get("units"), name
+        assert small_run[name].attrs == in_memory[name].attrs, name
 
 
 def test_city_297_selection(shipped_inputs, tmp_path):
