@@ -111,11 +111,10 @@ def gasoline_counterfactual(
         well-to-wheel emissions summed over the hours in float64 (once a year, not once per
         strategy: :func:`account` hands it on to :func:`hourlysim.inequality.city_indicators`).
     """
-    overrides = parameters or {}
     litres = gasoline_litres.transpose("city", "time")
     result = xr.Dataset(
         {
-            variable: gasoline_emissions(litres, float(overrides.get(name, inputs.parameter(name))))
+            variable: gasoline_emissions(litres, inputs.parameter(name, parameters))
             for variable, name in (
                 ("gasoline_emissions", "gasoline_kg_co2_per_l_well_to_wheel"),
                 ("gasoline_tailpipe_emissions", "gasoline_kg_co2_per_l_tank_to_wheel"),

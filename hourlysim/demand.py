@@ -58,10 +58,6 @@ def ev_fleet(inputs: InputSet, ev_share: float | None = None) -> xr.DataArray:
     )
 
 
-def _parameter(inputs: InputSet, overrides: dict, name: str) -> float:
-    return float(overrides.get(name, inputs.parameter(name)))
-
-
 def driving_demand(
     inputs: InputSet,
     temperature: xr.DataArray,
@@ -95,7 +91,7 @@ def driving_demand(
     overrides = parameters or {}
 
     def p(name):
-        return _parameter(inputs, overrides, name)
+        return inputs.parameter(name, overrides)
 
     vehicles = ev_fleet(inputs, ev_share).assign_coords(city=temperature["city"].values)
     segments = inputs.vehicles

@@ -121,11 +121,7 @@ def merit_order(
 
 def emission_rates(inputs: InputSet, overrides: dict | None = None) -> xr.DataArray:
     """Direct emission rate of each source [kg CO2 MWh-1]."""
-    overrides = overrides or {}
-    values = [
-        float(overrides.get(f"emission_rate_{s}", inputs.parameter(f"emission_rate_{s}")))
-        for s in SOURCES
-    ]
+    values = [inputs.parameter(f"emission_rate_{s}", overrides) for s in SOURCES]
     return xr.DataArray(
         values,
         dims="source",
@@ -216,7 +212,7 @@ def hydro_monthly_shape(inputs: InputSet, overrides: dict | None = None) -> np.n
                 file="parameters.csv",
                 column="name",
             )
-        shape = np.array([_parameter(inputs, overrides, n) for n in names])
+        shape = np.array([inputs.parameter(n, overrides) for n in names])
         if (shape < 0).any() or shape.sum() <= 0:
             raise InputError(
                 "hydro_share_month_* must be >= 0 with a positive sum",
@@ -225,10 +221,6 @@ def hydro_monthly_shape(inputs: InputSet, overrides: dict | None = None) -> np.n
             )
         shape = shape / shape.sum()
     return shape
-
-
-def _parameter(inputs: InputSet, overrides: dict, name: str) -> float:
-    return float(overrides.get(name, inputs.parameter(name)))
 
 
 def _optional(inputs: InputSet, overrides: dict, name: str, default: float) -> float:
@@ -321,7 +313,7 @@ def prepare_grid(
     overrides = parameters or {}
 
     def p(name):
-        return _parameter(inputs, overrides, name)
+        return inputs.parameter(name, overrides)
 
     provinces = inputs.provinces
     codes = [str(c) for c in provinces["province"].values]

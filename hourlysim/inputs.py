@@ -371,9 +371,17 @@ class InputSet:
     digest: str = field(default="")
     plants: pd.DataFrame | None = field(default=None)
 
-    def parameter(self, name: str) -> float:
-        """Value of a scalar parameter (units in ``parameters[name].attrs['units']``)."""
-        return float(self.parameters[name])
+    def parameter(self, name: str, overrides: dict | None = None) -> float:
+        """Value of a scalar parameter (units in ``parameters[name].attrs['units']``), or its
+        value in ``overrides`` (a scenario's ``parameters``) where that names it.
+
+        Raises
+        ------
+        KeyError
+            If the set has no such parameter (an override does not add one).
+        """
+        value = float(self.parameters[name])
+        return float(overrides[name]) if overrides and name in overrides else value
 
 
 # ---------------------------------------------------------------- table reading

@@ -137,7 +137,7 @@ class YearContext:
         tell(f"{year}: grid without EVs")
 
     def parameter(self, name: str) -> float:
-        return float(self.overrides.get(name, self.inputs.parameter(name)))
+        return self.inputs.parameter(name, self.overrides)
 
     def common(self) -> xr.Dataset:
         """Strategy-independent outputs (inputs to the stages and the counterfactual)."""

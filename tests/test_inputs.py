@@ -304,3 +304,13 @@ def test_rows_without_feb29_by_position_and_by_date():
     stamps = pd.date_range("2024-01-01", periods=8784, freq="h")
     np.testing.assert_array_equal(rows_without_feb29(8784, stamps), by_position)
     np.testing.assert_array_equal(rows_without_feb29(8760), np.arange(8760))
+
+
+def test_parameter_override(shipped_inputs):
+    """A scenario's override wins over the set's value; it cannot add a parameter."""
+    own = shipped_inputs.parameter("charging_efficiency")
+    assert shipped_inputs.parameter("charging_efficiency", None) == own
+    assert shipped_inputs.parameter("charging_efficiency", {"td_loss_fraction": 0.1}) == own
+    assert shipped_inputs.parameter("charging_efficiency", {"charging_efficiency": 0.8}) == 0.8
+    with pytest.raises(KeyError):
+        shipped_inputs.parameter("no_such_parameter", {"no_such_parameter": 1.0})
