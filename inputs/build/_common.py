@@ -29,28 +29,85 @@ GRID_REGION = {
 
 # 2-digit NBS province prefix -> 2-letter code.
 PREFIX_TO_CODE = {
-    11: "BJ", 12: "TJ", 13: "HE", 14: "SX", 15: "NM", 21: "LN", 22: "JL", 23: "HL",
-    31: "SH", 32: "JS", 33: "ZJ", 34: "AH", 35: "FJ", 36: "JX", 37: "SD", 41: "HA",
-    42: "HB", 43: "HN", 44: "GD", 45: "GX", 46: "HI", 50: "CQ", 51: "SC", 52: "GZ",
-    53: "YN", 54: "XZ", 61: "SN", 62: "GS", 63: "QH", 64: "NX", 65: "XJ",
+    11: "BJ",
+    12: "TJ",
+    13: "HE",
+    14: "SX",
+    15: "NM",
+    21: "LN",
+    22: "JL",
+    23: "HL",
+    31: "SH",
+    32: "JS",
+    33: "ZJ",
+    34: "AH",
+    35: "FJ",
+    36: "JX",
+    37: "SD",
+    41: "HA",
+    42: "HB",
+    43: "HN",
+    44: "GD",
+    45: "GX",
+    46: "HI",
+    50: "CQ",
+    51: "SC",
+    52: "GZ",
+    53: "YN",
+    54: "XZ",
+    61: "SN",
+    62: "GS",
+    63: "QH",
+    64: "NX",
+    65: "XJ",
 }
 
 # Short Chinese province names (as in the MEE and corridor tables) -> code.
 ZH_SHORT_TO_CODE = {
-    "北京": "BJ", "天津": "TJ", "河北": "HE", "山西": "SX", "内蒙": "NM", "内蒙古": "NM",
-    "辽宁": "LN", "吉林": "JL", "黑龙江": "HL", "上海": "SH", "江苏": "JS", "浙江": "ZJ",
-    "安徽": "AH", "福建": "FJ", "江西": "JX", "山东": "SD", "河南": "HA", "湖北": "HB",
-    "湖南": "HN", "广东": "GD", "广西": "GX", "海南": "HI", "重庆": "CQ", "四川": "SC",
-    "贵州": "GZ", "云南": "YN", "西藏": "XZ", "陕西": "SN", "甘肃": "GS", "青海": "QH",
-    "宁夏": "NX", "新疆": "XJ",
+    "北京": "BJ",
+    "天津": "TJ",
+    "河北": "HE",
+    "山西": "SX",
+    "内蒙": "NM",
+    "内蒙古": "NM",
+    "辽宁": "LN",
+    "吉林": "JL",
+    "黑龙江": "HL",
+    "上海": "SH",
+    "江苏": "JS",
+    "浙江": "ZJ",
+    "安徽": "AH",
+    "福建": "FJ",
+    "江西": "JX",
+    "山东": "SD",
+    "河南": "HA",
+    "湖北": "HB",
+    "湖南": "HN",
+    "广东": "GD",
+    "广西": "GX",
+    "海南": "HI",
+    "重庆": "CQ",
+    "四川": "SC",
+    "贵州": "GZ",
+    "云南": "YN",
+    "西藏": "XZ",
+    "陕西": "SN",
+    "甘肃": "GS",
+    "青海": "QH",
+    "宁夏": "NX",
+    "新疆": "XJ",
 }
 
 
 def parse_args(description: str) -> Path:
     """Parse the common ``data_dir`` argument; return it as an absolute Path."""
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("data_dir", nargs="?", default=str(DEFAULT_DATA),
-                   help="the shared raw data folder (default ../shared/data from the repo root)")
+    p.add_argument(
+        "data_dir",
+        nargs="?",
+        default=str(DEFAULT_DATA),
+        help="the shared raw data folder (default ../shared/data from the repo root)",
+    )
     a = p.parse_args()
     d = Path(a.data_dir).resolve()
     if not d.is_dir():

@@ -14,14 +14,14 @@ from pathlib import Path
 from _common import parse_args
 
 STEPS = [
-    "build_climate.py",      # climate.csv (needed by cities.csv)
-    "build_cities.py",       # cities.csv, provinces.csv
-    "build_capacity.py",     # capacity.csv, plants.csv (needs cities.csv)
-    "build_hourly.py",       # hourly/*.csv.gz
-    "build_corridors.py",    # corridors.csv (needs provinces.csv)
-    "build_parameters.py",   # parameters.csv (uses calibrate_ev_temperature.py)
-    "build_charging.py",     # segments.csv, charging_modes.csv, charging_arrivals.csv
-    "build_projection.py",   # demand_projection.csv (provincial demand 2020-2060)
+    "build_climate.py",  # climate.csv (needed by cities.csv)
+    "build_cities.py",  # cities.csv, provinces.csv
+    "build_capacity.py",  # capacity.csv, plants.csv (needs cities.csv)
+    "build_hourly.py",  # hourly/*.csv.gz
+    "build_corridors.py",  # corridors.csv (needs provinces.csv)
+    "build_parameters.py",  # parameters.csv (uses calibrate_ev_temperature.py)
+    "build_charging.py",  # segments.csv, charging_modes.csv, charging_arrivals.csv
+    "build_projection.py",  # demand_projection.csv (provincial demand 2020-2060)
 ]
 # build_driving_profile.py (driving_profile.csv) needs no raw data: it takes the output folder.
 OUTPUT_DIR_STEPS = ["build_driving_profile.py"]

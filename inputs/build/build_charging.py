@@ -16,13 +16,17 @@ import numpy as np
 import pandas as pd
 from _common import INPUTS, parse_args, write_csv
 
-WINDOWS = {"home": range(17, 24), "work": range(7, 11), "public_slow": range(8, 23),
-           "public_fast": range(0, 24)}
+WINDOWS = {
+    "home": range(17, 24),
+    "work": range(7, 11),
+    "public_slow": range(8, 23),
+    "public_fast": range(0, 24),
+}
 
-TAXI_CRUISING = 1.39e6     # MoT, Oct 2020, via https://ibmwl.com/the-average-daily-order-volume-of-online-car-hailing-in-china-exceeds-21-million/
-RIDE_HAILING = 1.111e6     # MoT, 30 Nov 2020 vehicle licences, via http://gy5y.cn/a1/1273
-TAXI_KM_PER_DAY = 250.0    # Shenzhen e-taxi driver, https://michelegeraci.com/en/2021/04/13/taxi-trip-in-shenzhen-discovering-a-completely-electric-mobility/
-PRIVATE_KM_PER_YEAR = 18900.0   # REFERENCE_FACTS (V)
+TAXI_CRUISING = 1.39e6  # MoT, Oct 2020, via https://ibmwl.com/the-average-daily-order-volume-of-online-car-hailing-in-china-exceeds-21-million/
+RIDE_HAILING = 1.111e6  # MoT, 30 Nov 2020 vehicle licences, via http://gy5y.cn/a1/1273
+TAXI_KM_PER_DAY = 250.0  # Shenzhen e-taxi driver, https://michelegeraci.com/en/2021/04/13/taxi-trip-in-shenzhen-discovering-a-completely-electric-mobility/
+PRIVATE_KM_PER_YEAR = 18900.0  # REFERENCE_FACTS (V)
 
 
 def main() -> None:
@@ -30,40 +34,76 @@ def main() -> None:
     prov = pd.read_csv(INPUTS / "provinces.csv")
     pop = prov.population.sum()
 
-    seg = pd.DataFrame([
-        {"segment": "private",
-         "fleet_basis": "cities.csv passenger_cars x ev_share (private vehicle stock, NBS 2020)",
-         "vehicles_per_1000_people": "",
-         "km_per_day_weekday": f"{PRIVATE_KM_PER_YEAR / 365:.2f}",
-         "km_per_day_weekend": f"{PRIVATE_KM_PER_YEAR / 365:.2f}",
-         "share_home": "0.40", "share_work": "0.10", "share_public_slow": "0.25",
-         "share_public_fast": "0.25"},
-        {"segment": "taxi",
-         "fleet_basis": ("cruising taxis 1.39 million (MoT, Oct 2020) + ride-hailing vehicles 1.111 "
-                         "million (MoT, Nov 2020) per 2020 resident population (provinces.csv)"),
-         "vehicles_per_1000_people": f"{(TAXI_CRUISING + RIDE_HAILING) / pop * 1000:.4f}",
-         "km_per_day_weekday": f"{TAXI_KM_PER_DAY:.2f}",
-         "km_per_day_weekend": f"{TAXI_KM_PER_DAY:.2f}",
-         "share_home": "0.00", "share_work": "0.00", "share_public_slow": "0.10",
-         "share_public_fast": "0.90"},
-    ])
-    shares = seg[["share_home", "share_work", "share_public_slow", "share_public_fast"]].astype(float)
+    seg = pd.DataFrame(
+        [
+            {
+                "segment": "private",
+                "fleet_basis": "cities.csv passenger_cars x ev_share (private vehicle stock, NBS 2020)",
+                "vehicles_per_1000_people": "",
+                "km_per_day_weekday": f"{PRIVATE_KM_PER_YEAR / 365:.2f}",
+                "km_per_day_weekend": f"{PRIVATE_KM_PER_YEAR / 365:.2f}",
+                "share_home": "0.40",
+                "share_work": "0.10",
+                "share_public_slow": "0.25",
+                "share_public_fast": "0.25",
+            },
+            {
+                "segment": "taxi",
+                "fleet_basis": (
+                    "cruising taxis 1.39 million (MoT, Oct 2020) + ride-hailing vehicles 1.111 "
+                    "million (MoT, Nov 2020) per 2020 resident population (provinces.csv)"
+                ),
+                "vehicles_per_1000_people": f"{(TAXI_CRUISING + RIDE_HAILING) / pop * 1000:.4f}",
+                "km_per_day_weekday": f"{TAXI_KM_PER_DAY:.2f}",
+                "km_per_day_weekend": f"{TAXI_KM_PER_DAY:.2f}",
+                "share_home": "0.00",
+                "share_work": "0.00",
+                "share_public_slow": "0.10",
+                "share_public_fast": "0.90",
+            },
+        ]
+    )
+    shares = seg[["share_home", "share_work", "share_public_slow", "share_public_fast"]].astype(
+        float
+    )
     assert np.allclose(shares.sum(axis=1), 1.0)
     write_csv(seg, INPUTS / "segments.csv")
 
-    modes = pd.DataFrame([
-        {"mode": "home", "power_kw": "7.0", "session_kwh": "12.0", "dwell_hours": "10.0",
-         "source": "ASSUMPTION: 7 kW AC wallbox; session = one day of average private driving "
-                   "(51.8 km x 0.183 x 1.1765 kWh/km / 0.9 ~ 12 kWh); plugged in overnight"},
-        {"mode": "work", "power_kw": "7.0", "session_kwh": "12.0", "dwell_hours": "8.0",
-         "source": "ASSUMPTION: 7 kW AC; one day of driving; a working day parked"},
-        {"mode": "public_slow", "power_kw": "7.0", "session_kwh": "12.0", "dwell_hours": "3.0",
-         "source": "ASSUMPTION: 7 kW AC public post; one day of driving; a few hours parked"},
-        {"mode": "public_fast", "power_kw": "50.0", "session_kwh": "20.0", "dwell_hours": "0.5",
-         "source": "50 kW typical Chinese DC 'rapid' outlet (Hove, Columbia CGEP, quoted at "
-                   "https://xerragames.com/china-is-racing-to-electrify-its-future); about half of "
-                   "public sessions under 30 min (REFERENCE_FACTS, V); 20 kWh = 50 kW x 0.4 h"},
-    ])
+    modes = pd.DataFrame(
+        [
+            {
+                "mode": "home",
+                "power_kw": "7.0",
+                "session_kwh": "12.0",
+                "dwell_hours": "10.0",
+                "source": "ASSUMPTION: 7 kW AC wallbox; session = one day of average private driving "
+                "(51.8 km x 0.183 x 1.1765 kWh/km / 0.9 ~ 12 kWh); plugged in overnight",
+            },
+            {
+                "mode": "work",
+                "power_kw": "7.0",
+                "session_kwh": "12.0",
+                "dwell_hours": "8.0",
+                "source": "ASSUMPTION: 7 kW AC; one day of driving; a working day parked",
+            },
+            {
+                "mode": "public_slow",
+                "power_kw": "7.0",
+                "session_kwh": "12.0",
+                "dwell_hours": "3.0",
+                "source": "ASSUMPTION: 7 kW AC public post; one day of driving; a few hours parked",
+            },
+            {
+                "mode": "public_fast",
+                "power_kw": "50.0",
+                "session_kwh": "20.0",
+                "dwell_hours": "0.5",
+                "source": "50 kW typical Chinese DC 'rapid' outlet (Hove, Columbia CGEP, quoted at "
+                "https://xerragames.com/china-is-racing-to-electrify-its-future); about half of "
+                "public sessions under 30 min (REFERENCE_FACTS, V); 20 kWh = 50 kW x 0.4 h",
+            },
+        ]
+    )
     write_csv(modes, INPUTS / "charging_modes.csv")
 
     prof = pd.read_csv(data / "hourly" / "pik_ev_charging_weekly_profile_passenger.csv")

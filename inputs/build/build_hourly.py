@@ -31,12 +31,18 @@ def main() -> None:
     assert len(d.columns) == 31 and d.notna().all().all() and (d.to_numpy() > 0).all()
     d.insert(0, "time", time_index(2018).strftime("%Y-%m-%d %H:%M"))
     write_csv(d, out / "demand_shape.csv.gz", float_format="%.1f")
-    print("demand_shape: annual sum of the 2018 shape [TWh]", round(d.iloc[:, 1:].to_numpy().sum() / 1e6, 1))
+    print(
+        "demand_shape: annual sum of the 2018 shape [TWh]",
+        round(d.iloc[:, 1:].to_numpy().sum() / 1e6, 1),
+    )
     hod = d.iloc[:, 1:].sum(axis=1).groupby(np.arange(8760) % 24).mean()
     print("demand national mean by hour: min at", int(hod.idxmin()), "max at", int(hod.idxmax()))
 
-    for src, name in (("solar", "cf_solar"), ("onwind", "cf_wind_onshore"),
-                      ("offwind", "cf_wind_offshore")):
+    for src, name in (
+        ("solar", "cf_solar"),
+        ("onwind", "cf_wind_onshore"),
+        ("offwind", "cf_wind_offshore"),
+    ):
         f = data / "hourly" / f"thu_atlite_era5_2020_profile_{src}_capacity_factor.csv.gz"
         cf = pd.read_csv(f)
         t = pd.to_datetime(cf.time_utc8)
@@ -49,14 +55,20 @@ def main() -> None:
         arr = vals.to_numpy()
         n_nan = int(np.isnan(arr).sum())
         n_lo, n_hi = int((arr < 0).sum()), int((arr > 1).sum())
-        print(f"{name}: {vals.shape[1]} provinces, NaN={n_nan}, <0: {n_lo}, >1: {n_hi}, "
-              f"min={np.nanmin(arr):.4f} max={np.nanmax(arr):.4f}, mean CF={np.nanmean(arr):.3f}")
+        print(
+            f"{name}: {vals.shape[1]} provinces, NaN={n_nan}, <0: {n_lo}, >1: {n_hi}, "
+            f"min={np.nanmin(arr):.4f} max={np.nanmax(arr):.4f}, mean CF={np.nanmean(arr):.3f}"
+        )
         vals = vals.clip(0.0, 1.0).fillna(0.0)
         if src == "solar":
             hod = vals.mean(axis=1).groupby(np.arange(8760) % 24).mean()
             peak_by_prov = vals.groupby(np.arange(8760) % 24).mean().idxmax()
-            print("  solar national mean peak hour (local):", int(hod.idxmax()),
-                  "; per-province peak hours:", peak_by_prov.value_counts().sort_index().to_dict())
+            print(
+                "  solar national mean peak hour (local):",
+                int(hod.idxmax()),
+                "; per-province peak hours:",
+                peak_by_prov.value_counts().sort_index().to_dict(),
+            )
         vals.insert(0, "time", time_index(2020).strftime("%Y-%m-%d %H:%M"))
         write_csv(vals, out / f"{name}.csv.gz", float_format="%.4f")
 

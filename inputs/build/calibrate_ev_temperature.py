@@ -20,9 +20,9 @@ Run it to print the solution; build_parameters.py imports calibrate().
 from __future__ import annotations
 
 RANGE_LOSS_OVERALL = 0.15
-COLD_POINTS = ((0.0, 0.275), (-7.0, 0.40))      # (T [C], range loss vs rated)
-HOT_POINTS = ((32.0, 0.05), (35.0, 0.15))       # (T [C], range loss vs mild weather)
-GASOLINE_COLD = ((25.0, 0.0), ((20.0 - 32.0) * 5.0 / 9.0, 0.12))   # (T [C], fuel-economy loss)
+COLD_POINTS = ((0.0, 0.275), (-7.0, 0.40))  # (T [C], range loss vs rated)
+HOT_POINTS = ((32.0, 0.05), (35.0, 0.15))  # (T [C], range loss vs mild weather)
+GASOLINE_COLD = ((25.0, 0.0), ((20.0 - 32.0) * 5.0 / 9.0, 0.12))  # (T [C], fuel-economy loss)
 
 
 def two_point(points, base: float = 1.0) -> tuple[float, float]:
@@ -41,9 +41,15 @@ def calibrate() -> dict[str, float]:
     hot, t_hot = two_point(HOT_POINTS)
     (tg0, _), (tg1, lg1) = GASOLINE_COLD
     gcold = (1.0 / (1.0 - lg1) - 1.0) / (tg0 - tg1)
-    return {"ev_real_world_factor": rwf, "ev_cold_coefficient": cold, "ev_cold_threshold": t_cold,
-            "ev_hot_coefficient": hot, "ev_hot_threshold": t_hot,
-            "gasoline_cold_coefficient": gcold, "gasoline_cold_threshold": tg0}
+    return {
+        "ev_real_world_factor": rwf,
+        "ev_cold_coefficient": cold,
+        "ev_cold_threshold": t_cold,
+        "ev_hot_coefficient": hot,
+        "ev_hot_threshold": t_hot,
+        "gasoline_cold_coefficient": gcold,
+        "gasoline_cold_threshold": tg0,
+    }
 
 
 if __name__ == "__main__":
