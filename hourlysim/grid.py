@@ -174,8 +174,8 @@ def _renewables(inputs: InputSet, overrides: dict | None = None) -> tuple[np.nda
     capacity = inputs.provinces["capacity"]
     hourly = inputs.hourly
     scale = {
-        "wind": _optional(inputs, overrides, "wind_capacity_factor_scale", 1.0),
-        "solar": _optional(inputs, overrides, "solar_capacity_factor_scale", 1.0),
+        "wind": inputs.parameter("wind_capacity_factor_scale", overrides, 1.0),
+        "solar": inputs.parameter("solar_capacity_factor_scale", overrides, 1.0),
     }
     if min(scale.values()) < 0:
         raise InputError("capacity factor scales must be >= 0", file="parameters.csv")
@@ -221,12 +221,6 @@ def hydro_monthly_shape(inputs: InputSet, overrides: dict | None = None) -> np.n
             )
         shape = shape / shape.sum()
     return shape
-
-
-def _optional(inputs: InputSet, overrides: dict, name: str, default: float) -> float:
-    if name in overrides:
-        return float(overrides[name])
-    return inputs.parameter(name) if name in inputs.parameters else default
 
 
 def _fraction(name: str, value: float, one: bool = False) -> float:
@@ -370,7 +364,7 @@ def prepare_grid(
     hourly_schedule = annual / HOURS_PER_YEAR
     schedule = np.repeat(hourly_schedule[:, None], n_time, axis=1)
     corridor_loss, hub_loss = (
-        np.full(size, _fraction(name, _optional(inputs, overrides, name, 0.0)))
+        np.full(size, _fraction(name, inputs.parameter(name, overrides, 0.0)))
         for name, size in (
             ("corridor_loss_fraction", corridor_from.size),
             ("hub_loss_fraction", n_province),

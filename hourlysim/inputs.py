@@ -371,17 +371,26 @@ class InputSet:
     digest: str = field(default="")
     plants: pd.DataFrame | None = field(default=None)
 
-    def parameter(self, name: str, overrides: dict | None = None) -> float:
+    def parameter(
+        self, name: str, overrides: dict | None = None, default: float | None = None
+    ) -> float:
         """Value of a scalar parameter (units in ``parameters[name].attrs['units']``), or its
         value in ``overrides`` (a scenario's ``parameters``) where that names it.
+
+        ``default``, when given, makes the parameter optional: a set without it gives the
+        override where there is one, else ``default``.
 
         Raises
         ------
         KeyError
-            If the set has no such parameter (an override does not add one).
+            If the set has no such parameter and no ``default`` is given (an override does not
+            add one).
         """
+        overridden = bool(overrides) and name in overrides
+        if default is not None and name not in self.parameters:
+            return float(overrides[name]) if overridden else float(default)
         value = float(self.parameters[name])
-        return float(overrides[name]) if overrides and name in overrides else value
+        return float(overrides[name]) if overridden else value
 
 
 # ---------------------------------------------------------------- table reading

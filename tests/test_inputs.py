@@ -314,3 +314,8 @@ def test_parameter_override(shipped_inputs):
     assert shipped_inputs.parameter("charging_efficiency", {"charging_efficiency": 0.8}) == 0.8
     with pytest.raises(KeyError):
         shipped_inputs.parameter("no_such_parameter", {"no_such_parameter": 1.0})
+    # with a default the parameter is optional: the set's value, else the override, else it
+    assert shipped_inputs.parameter("charging_efficiency", None, 0.5) == own
+    assert shipped_inputs.parameter("charging_efficiency", {"charging_efficiency": 0.8}, 0.5) == 0.8
+    assert shipped_inputs.parameter("no_such_parameter", None, 0.5) == 0.5
+    assert shipped_inputs.parameter("no_such_parameter", {"no_such_parameter": 2.0}, 0.5) == 2.0
