@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -737,6 +738,14 @@ def plan_charging(
         slice(ptr_all[first_cohort[m]], ptr_all[first_cohort[m + 1]]) for m in range(n_modes)
     ]
     mode_ptr = [np.arange(n_mode[m] + 1, dtype=np.int64) * length[m] for m in range(n_modes)]
+    # each province's cohorts: the same for every strategy
+    cohorts_of = {}
+    for p in provinces:
+        rows = rows_of[p]
+        weights = city_need[rows].reshape(rows.shape[0], n_days * n_modes)
+        block_need = weights.sum(axis=0)  # (block,)
+        need = block_need[block_all] * arrival_all
+        cohorts_of[p] = ProvinceCohorts(rows, weights, block_need, need, need * ratio_all)
     coords = {}
     if "city" in battery_energy.coords:
         coords["city"] = battery_energy["city"]
@@ -745,7 +754,7 @@ def plan_charging(
     return ChargingPlan(
         modes=modes,
         provinces=provinces,
-        rows_of=rows_of,
+        cohorts_of=cohorts_of,
         city_need=city_need,
         n_hours=n_hours,
         n_days=n_days,
@@ -765,6 +774,20 @@ def plan_charging(
     )
 
 
+class ProvinceCohorts(NamedTuple):
+    """One province's cohorts in a :class:`ChargingPlan` (the plan's cohort layout)."""
+
+    #: rows of the province's cities in the result
+    rows: np.ndarray
+    #: each city's need per (day, mode) block, (city, block) [MWh]
+    weights: np.ndarray
+    #: the province's need per block, (block,) [MWh]
+    block_need: np.ndarray
+    #: need and hourly cap of each cohort, (cohort,) [MWh], [MW]
+    need: np.ndarray
+    cap: np.ndarray
+
+
 @dataclass(frozen=True, eq=False)
 class ChargingPlan:
     """Validated charging inputs in the kernels' layout (from :func:`plan_charging`).
@@ -774,9 +797,9 @@ class ChargingPlan:
 
     #: charging modes, in the order of the mode axes
     modes: list[str]
-    #: province codes in the order their cities first appear, and each one's city rows
+    #: province codes in the order their cities first appear, and each one's cohorts
     provinces: list[str]
-    rows_of: dict[str, np.ndarray]
+    cohorts_of: dict[str, ProvinceCohorts]
     #: energy each city needs per day and mode, (city, day, mode) [MWh]
     city_need: np.ndarray
     n_hours: int
@@ -834,11 +857,7 @@ class ChargingPlan:
 
         out = np.zeros((self.city_need.shape[0], self.n_hours))
         for p in self.provinces:
-            rows = self.rows_of[p]
-            weights = self.city_need[rows].reshape(rows.shape[0], self.n_days * n_modes)
-            province_need = weights.sum(axis=0)  # (block,)
-            need = province_need[self.block] * self.arrival
-            cap = need * self.ratio
+            rows, weights, province_need, need, cap = self.cohorts_of[p]
             if strategy == "valley_filling":
                 cohorts = _Cohorts.trusted(
                     need, self.earliest, self.length, cap, self.ptr, self.n_hours

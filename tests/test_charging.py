@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -254,23 +256,35 @@ def test_one_plan_serves_every_strategy():
         charging_efficiency=EFFICIENCY,
         city_province=inputs["city_province"],
     )
-    arrays = {name: value.copy() for name, value in vars(plan).items() if hasattr(value, "copy")}
+    # deep copies: the per-province cohorts are tuples of arrays inside a dict
+    arrays = {name: copy.deepcopy(value) for name, value in vars(plan).items()}
     signals = {name: inputs[name] for name in ("signal", "base_load", "solar_cf")}
     for strategy in (*charging.STRATEGIES, "uncontrolled"):
         xr.testing.assert_identical(plan.load(strategy, **signals), run(inputs, strategy))
     for name, before in arrays.items():
-        after = getattr(plan, name)
-        if isinstance(before, np.ndarray):
-            np.testing.assert_array_equal(after, before, err_msg=name)
-        elif isinstance(before, dict):
-            for key, value in before.items():
-                np.testing.assert_array_equal(after[key], value, err_msg=f"{name}[{key}]")
-        else:
-            assert after == before, name
+        _assert_unchanged(getattr(plan, name), before, name)
     with pytest.raises(InputError, match="unknown charging strategy"):
         plan.load("midnight", **signals)
     with pytest.raises(InputError, match="needs 'base_load'"):
         plan.load("valley_filling", signal=inputs["signal"])
+
+
+def _assert_unchanged(after, before, where: str) -> None:
+    """``after`` holds the values of its deep copy ``before``, container by container."""
+    if isinstance(before, (xr.DataArray, xr.Dataset)):
+        xr.testing.assert_identical(after, before)
+    elif isinstance(before, np.ndarray):
+        np.testing.assert_array_equal(after, before, err_msg=where)
+    elif isinstance(before, dict):
+        assert after.keys() == before.keys(), where
+        for key, value in before.items():
+            _assert_unchanged(after[key], value, f"{where}[{key}]")
+    elif isinstance(before, (list, tuple)):
+        assert len(after) == len(before), where
+        for position, value in enumerate(before):
+            _assert_unchanged(after[position], value, f"{where}[{position}]")
+    else:
+        assert after == before, where
 
 
 def test_unknown_strategy():
