@@ -861,8 +861,8 @@ PROFILE_PIECES = (
     ("indicators", "inequality.py", "city_indicators"),
     ("all strategies (the per-strategy rows above + the casts)", "runner.py", "stack_strategies"),
     ("labels and annotate", "runner.py", "_label"),
-    ("common (strategy-independent outputs)", "runner.py", "common"),
-    ("merge of the strategies with common", "merge.py", "merge"),
+    ("common (strategy-independent outputs)", "runner.py", "_common_variables"),
+    ("strategies and common in one dataset", "runner.py", "_side_by_side"),
 )
 
 

@@ -141,8 +141,12 @@ class YearContext:
 
     def common(self) -> xr.Dataset:
         """Strategy-independent outputs (inputs to the stages and the counterfactual)."""
+        return self._label(self._common_variables())
+
+    def _common_variables(self) -> xr.Dataset:
+        """:meth:`common`'s variables, without labels."""
         demand = self.demand
-        data = xr.Dataset(
+        return xr.Dataset(
             {
                 "temperature": self.temperature.astype(np.float32),
                 "driving_km": demand["driving_km"].astype(np.float32),
@@ -155,7 +159,6 @@ class YearContext:
                 "demand": self.base_grid["demand"].reset_coords(drop=True),
             }
         )
-        return self._label(data)
 
     def charging(self, strategy: str) -> xr.DataArray:
         """Charging load of every city under one strategy [MWh per hour step].
@@ -342,10 +345,33 @@ def simulate_year(
     tell = progress or (lambda message: None)
     context = YearContext(inputs, scenario, year, tell)
     stacked = stack_strategies(context, list(scenario.strategies), tell)
-    # both parts come annotated (_label): "override" keeps their variables' and labels'
-    # attributes (units), as the merge of a run's part files does; "drop" lost them all, and
-    # annotating again only restored the variables'
-    return xr.merge([context._label(stacked), context.common()], combine_attrs="override")
+    # the strategies' and the common variables side by side, labelled and annotated once:
+    # both parts hold the same year's labels, so nothing needs aligning (an xr.merge of the
+    # two labelled parts gave the same dataset, labelling twice and checking alignment)
+    return context._label(_side_by_side(stacked, context._common_variables()))
+
+
+def _side_by_side(*parts: xr.Dataset) -> xr.Dataset:
+    """The variables and coordinates of ``parts`` in one dataset, in order, without
+    alignment: the parts must label each shared dimension alike (checked).
+
+    Raises
+    ------
+    ValueError
+        If two parts label a dimension differently or hold a variable of the same name.
+    """
+    variables: dict[str, xr.Variable] = {}
+    coords: dict[str, xr.Variable] = {}
+    for part in parts:
+        for dim, index in part.indexes.items():
+            if dim in coords and not index.equals(coords[dim].to_index()):
+                raise ValueError(f"the parts label dimension '{dim}' differently")
+        for name in part.data_vars:
+            if name in variables:
+                raise ValueError(f"two parts hold a variable '{name}'")
+            variables[name] = part.variables[name]
+        coords.update({name: part.variables[name] for name in part.coords})
+    return xr.Dataset(variables, coords=coords)
 
 
 def stack_strategies(
