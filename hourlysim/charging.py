@@ -400,9 +400,9 @@ def valley_filling(
     update an exact water-filling of one cohort against the level of all others (the objective
     never increases; a fixed point satisfies the KKT conditions: within a cohort, hours charged
     strictly between 0 and cap share one level ``base + L``, idle hours lie at or above it,
-    hours at cap at or below it). Sweeps alternate direction and revisit only cohorts whose
-    water-level conditions a change in their window broke; a revisited cohort whose
-    conditions still hold (at a shifted level) is not re-solved.
+    hours at cap at or below it). Sweeps run forward over the cohorts, shortest window first,
+    and revisit only cohorts whose water-level conditions a change in their window broke; a
+    revisited cohort whose conditions still hold (at a shifted level) is not re-solved.
 
     Stopping rule: the Frank-Wolfe duality gap ``G`` (computed exactly with a greedy linear
     minimisation per cohort) bounds ``F(L) - F*`` and hence ``||L - L*||**2``; the iteration
