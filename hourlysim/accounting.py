@@ -32,8 +32,8 @@ and ``consequential`` from the tracing above; for ``average`` and ``marginal`` (
 say where the power came from) and ``territorial`` (emissions inside the city) the city's
 own province carries all of it.
 
-The grid with EVs is traced here, once: the supply shares also give its consumption
-intensity and import fractions, which :func:`account` returns, so the runner simulates that
+The grid with EVs is traced here, once: the solve of its supply shares also gives its
+consumption intensity and import fractions, which :func:`account` returns, so the runner simulates that
 grid without tracing it (``GridYear.simulate(draw, trace=False)``). The import share of a
 city uses these traced import fractions, not a grid's ``import_fraction`` variable.
 """
@@ -410,9 +410,9 @@ def account(
         from :func:`gasoline_counterfactual` does); ``import_share`` (city) [1];
         ``ev_caused_emissions`` (province, time) [t];
         ``consumption_intensity`` (province, time) [kg MWh-1] and ``import_fraction``
-        (province, time) [1] of the grid with EVs as traced here (the intensity from the
-        supply shares, equal to the grid's own tracing to rounding; the import fractions
-        value for value), so a caller can skip that (``GridYear.simulate(...,
+        (province, time) [1] of the grid with EVs as traced here (the intensity as one more
+        column of the supply shares' solve, by the grid's own tracing's sums; the import
+        fractions value for value), so a caller can skip that (``GridYear.simulate(...,
         trace=False)``);
         ``burden_province`` (method, city, producer) [t] annual; ``emissions_in_poorer_cities``
         (method, city) [t] annual; ``carbon_class`` (method, city) int8 (1 importer: the EV

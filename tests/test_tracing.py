@@ -13,8 +13,9 @@ from hourlysim._kernels.tracing import (
     SOLVED_DENSE,
     SOLVED_LEAST_SQUARES,
     consumption_intensity,
-    shares_workspace,
-    trace_shares_hour,
+    network_workspace,
+    trace_hour,
+    trace_intensity,
 )
 from hourlysim.flow_tracing import _edges, supply_shares, trace, trace_flows
 
@@ -181,11 +182,11 @@ def test_supply_shares_rows_sum_to_one_and_give_the_intensity(seed):
     np.testing.assert_array_equal(share[:, :, 0], 0.0)
 
 
-def test_sparse_supply_shares_equal_the_dense_solve():
-    """The accounting's sparse rows (``trace_shares_hour``), kept from hour to hour as the
-    kernel keeps them, hold exactly the dense supply shares, and their lists name exactly
-    the nonzero entries; over these seeds some hours are acyclic (sparse substitution) and
-    some have loops (dense solve)."""
+def test_supply_shares_with_the_intensity_as_one_more_column():
+    """The accounting's tracing: ``trace_hour`` on the right-hand side ``diag(G)``, then the
+    emissions, gives the dense supply shares and, in its last column, exactly
+    ``trace_intensity``'s intensity (the same sums); over these seeds some hours are
+    acyclic (substitution) and some have loops (dense solve)."""
     statuses = set()
     for seed in range(12):
         rng = np.random.default_rng(seed)
@@ -193,24 +194,35 @@ def test_sparse_supply_shares_equal_the_dense_solve():
         flows[rng.random(flows.shape) < 0.5] = 0.0  # fewer edges: many hours without loops
         dense = supply_shares(generation, flows, losses)
         edge_from, edge_to, flow, loss = _edges(flows, np.broadcast_to(losses, flows.shape))
+        intensity = trace_intensity(
+            np.ascontiguousarray(generation.T),
+            np.ascontiguousarray(emissions.T),
+            edge_from,
+            edge_to,
+            flow,
+            loss,
+        )[0]
         n_node = generation.shape[1]
-        workspace = shares_workspace(n_node, edge_from.size, n_node)
-        _, share, nz_count, nz_list, mark, _ = workspace
+        rhs = np.zeros((n_node, n_node + 1))
+        solution = np.full((n_node, n_node + 1), np.nan)
+        space = network_workspace(n_node, edge_from.size, n_node + 1)
         for hour in range(generation.shape[0]):
-            _, status, _ = trace_shares_hour(
+            rhs[:, :n_node] = np.diag(generation[hour])
+            rhs[:, n_node] = emissions[hour]
+            _, status, _ = trace_hour(
                 np.ascontiguousarray(generation[hour]),
                 edge_from,
                 edge_to,
                 np.ascontiguousarray(flow[:, hour]),
                 np.ascontiguousarray(loss[:, hour]),
-                workspace,
+                rhs,
+                solution,
+                space,
+                False,
             )
             statuses.add(int(status))
-            np.testing.assert_allclose(share, dense[hour], rtol=1e-12, atol=1e-15)
-            for j in range(n_node):
-                listed = np.sort(nz_list[j, : nz_count[j]])
-                np.testing.assert_array_equal(listed, np.flatnonzero(share[j]))
-            assert not mark.any()
+            np.testing.assert_allclose(solution[:, :n_node], dense[hour], rtol=1e-12, atol=1e-15)
+            np.testing.assert_array_equal(solution[:, n_node], intensity[:, hour])
     assert {SOLVED_ACYCLIC, SOLVED_DENSE} <= statuses
 
 

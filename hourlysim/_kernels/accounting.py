@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel
-from .tracing import hour_import_fractions, hour_row, shares_workspace, trace_shares_hour
+from .tracing import hour_import_fractions, hour_row, network_workspace, trace_hour
 
 #: hours per block of the city x producer burden products (a few MB of rates per block)
 BURDEN_BLOCK_HOURS = 256
@@ -131,8 +131,9 @@ def attribute_ev_emissions(
     """Consumption, consequential and territorial EV emissions, and where they occur.
 
     Each hour the supply-share matrix ``S[j, p]`` (share of the power leaving node ``j``
-    generated at node ``p``) of the grid with EVs is traced, its rows kept sparse
-    (:func:`tracing.trace_shares_hour`); a city at node ``j`` drawing ``d`` MWh is supplied
+    generated at node ``p``) of the grid with EVs is traced, with the consumption intensity
+    as one more column of the same solve (:func:`tracing.trace_hour` on the right-hand side
+    ``diag(G)``, then the emissions); a city at node ``j`` drawing ``d`` MWh is supplied
     ``d S[j, p]`` by producer ``p``.
 
     - consumption: ``d S[j, p] a[p]`` summed over ``p`` (``a`` = production intensity);
@@ -194,8 +195,9 @@ def attribute_ev_emissions(
         (in that order) [t], taken as they are written (no second pass over the outputs).
     intensity : ndarray (node, time)
         Consumption intensity of the power leaving each node, ``sum_p S[j, p] a[p]``
-        [t MWh-1] (the intensity :func:`tracing.trace_intensity` solves for, from the
-        supply shares: equal to rounding); 0 where a node neither generates nor receives.
+        [t MWh-1]: :func:`tracing.trace_intensity`'s, by the same sums (value for value
+        where every node that emits generates); 0 where a node neither generates nor
+        receives.
     import_fraction : ndarray (node, time)
         Share of the power through each node that arrived from other nodes [1]
         (:func:`tracing.trace_intensity`'s, value for value).
@@ -235,24 +237,32 @@ def attribute_ev_emissions(
             if generation[j, t] != 0.0 or ev_caused[j, t] != 0.0:
                 n_producer = j + 1
                 break
-    # one block of hours: node x hour x producer rates, and the draw of the cities by node
-    consumption_block = np.zeros((n_node, block, n_producer))
-    consequential_block = np.zeros((n_node, block, n_producer))
+    # a traced row: the producers' supply shares, the consumption intensity, then zeros up
+    # to a multiple of 16 columns, so that the loops over a row vectorise without a scalar
+    # tail; the per-producer rates below are 0 beyond the producers
+    width = (n_producer // 16 + 1) * 16
+    rhs = np.zeros((n_node, width))  # diag(generation), then the producers' emissions
+    share = np.zeros((n_node, width))
+    space = network_workspace(n_node, edge_from.size, width)
+    total = space[4]  # power through each node this hour, once traced
+    # one block of hours: node x hour x column rates (every row written each hour), and the
+    # draw of the cities by node
+    consumption_block = np.zeros((n_node, block, width))
+    consequential_block = np.zeros((n_node, block, width))
     draw_block = np.zeros((n_city, block))
-    # per node, the producer columns written in the block, packed for the products
-    used = np.zeros((n_node, n_producer), np.bool_)
+    # per node, nonzero where a producer's column is nonzero in some hour of the block (the
+    # sum of its shares' magnitudes): those columns are packed for the products
+    used = np.zeros((n_node, width))
     columns = np.empty(n_producer, np.int64)
+    packed = np.empty(2 * block * n_producer)
     # producers whose EV-caused change no EV power traces to, this hour
     spread_list = np.empty(n_producer, np.int64)
-    packed = np.empty(2 * block * n_producer)
-    workspace = shares_workspace(n_node, edge_from.size, n_producer)
-    _, share, nz_count, nz_list, _, space = workspace
-    total = space[4]  # power through each node this hour, once traced
     import_fraction = np.zeros((n_time, n_node))
-    rate = np.zeros(n_node)
-    supplied = np.zeros(n_node)
-    per_supply = np.zeros(n_node)
-    spread = np.zeros(n_node)
+    rate = np.zeros(width)
+    supplied = np.zeros(width)
+    per_supply = np.zeros(width)
+    spread = np.zeros(width)
+    to_node = np.zeros(n_node)
     has_annual_draw = annual_draw_share.sum() > 0.0
     for start in range(0, n_time, block):
         stop = min(start + block, n_time)
@@ -260,15 +270,20 @@ def attribute_ev_emissions(
             b = t - start
             for p in range(n_producer):
                 g = generation_hour[t, p]
-                rate[p] = emissions[p, t] / g if g > 0.0 else 0.0
-            # sparse rows: share[j, nz_list[j, :nz_count[j]]] are node j's nonzero shares
-            _, _, residual[t] = trace_shares_hour(
+                e = emissions[p, t] if g > 0.0 else 0.0
+                rate[p] = e / g if g > 0.0 else 0.0
+                rhs[p, p] = g
+                rhs[p, n_producer] = e
+            _, _, residual[t] = trace_hour(
                 generation_hour[t],
                 edge_from,
                 edge_to,
                 flow_hour[t],
                 hour_row(loss_hour, t),
-                workspace,
+                rhs,
+                share,
+                space,
+                False,
             )
             hour_import_fractions(generation_hour[t], total, import_fraction[t])
             hour_draw = 0.0
@@ -276,14 +291,13 @@ def attribute_ev_emissions(
                 hour_draw += node_draw[t, j]
             # per_supply[p]: EV-caused emissions at p per MWh of EV power it supplies;
             # spread[p]: those no EV power traces to, per MWh of this hour's draw
-            for p in range(n_producer):
-                supplied[p] = 0.0
+            supplied[:] = 0.0
             for j in range(n_node):
                 nd = node_draw[t, j]
                 if nd != 0.0:
-                    for q in range(nz_count[j]):
-                        p = nz_list[j, q]
-                        supplied[p] += nd * share[j, p]
+                    row = share[j]
+                    for p in range(width):
+                        supplied[p] += nd * row[p]
             spread_total = 0.0
             n_spread = 0
             for p in range(n_producer):
@@ -304,34 +318,29 @@ def attribute_ev_emissions(
                         without_draw_by_node[p] += change
                     else:
                         unattributed[t] += change
+            np.dot(share, per_supply, to_node)  # sum_p S[j, p] per_supply[p], every node
             for j in range(n_node):
-                # a node where no city draws (a hub) keeps only its intensity
-                draws = first[j + 1] > first[j]
-                to_consumption = 0.0
-                to_consequential = spread_total
-                if draws:
-                    # the block holds zeros but where this hour writes (cleared after use)
-                    for q in range(n_spread):
-                        p = spread_list[q]
-                        consequential_block[j, b, p] = spread[p]
-                        used[j, p] = True
-                for q in range(nz_count[j]):
-                    p = nz_list[j, q]
-                    s = share[j, p]
-                    to_consumption += s * rate[p]
-                    if draws:
-                        used[j, p] = True
-                        to_consequential += s * per_supply[p]
-                        consumption_block[j, b, p] = s * rate[p]
-                        consequential_block[j, b, p] = s * per_supply[p] + spread[p]
-                consumption_rate[j, t] = to_consumption
-                consequential_rate[j, t] = to_consequential
+                consumption_rate[j, t] = share[j, n_producer]
+                consequential_rate[j, t] = to_node[j] + spread_total
+                if first[j + 1] == first[j]:
+                    continue  # a node where no city draws (a hub) keeps only its rates
+                row = share[j]
+                to_consumption = consumption_block[j, b]
+                to_consequential = consequential_block[j, b]
+                nonzero = used[j]
+                for p in range(width):
+                    to_consumption[p] = row[p] * rate[p]
+                    to_consequential[p] = row[p] * per_supply[p] + spread[p]
+                    nonzero[p] += abs(row[p])
+                for q in range(n_spread):
+                    nonzero[spread_list[q]] = 1.0
         # the block's burdens, node by node: (cities x hours) @ (hours x producers)
+        n_hour = stop - start
         for position in range(n_city):
             c = by_node[position]
             for t in range(start, stop):
                 draw_block[position, t - start] = draw[c, t]
-            for b in range(stop - start, block):
+            for b in range(n_hour, block):
                 draw_block[position, b] = 0.0
         for j in range(n_node):
             if first[j + 1] == first[j]:
@@ -339,18 +348,20 @@ def attribute_ev_emissions(
             # only the producer columns that are nonzero in some hour of the block
             n_column = 0
             for p in range(n_producer):
-                if used[j, p]:
+                if used[j, p] != 0.0:
                     columns[n_column] = p
                     n_column += 1
-                    used[j, p] = False
+            used[j] = 0.0
             if n_column == 0:
                 continue
-            # both methods' columns side by side: one product per node and block
+            # both methods' columns side by side: one product per node and block; zeros in
+            # the hours after the last one (a short block)
             on_rates = packed[: 2 * block * n_column].reshape((block, 2 * n_column))
-            for b in range(block):
+            for b in range(n_hour):
                 for q in range(n_column):
                     on_rates[b, q] = consumption_block[j, b, columns[q]]
                     on_rates[b, n_column + q] = consequential_block[j, b, columns[q]]
+            on_rates[n_hour:] = 0.0
             on_cities = np.dot(draw_block[first[j] : first[j + 1]], on_rates)
             for position in range(first[j], first[j + 1]):
                 c = by_node[position]
@@ -358,11 +369,6 @@ def attribute_ev_emissions(
                     p = columns[q]
                     burden_consumption[c, p] += on_cities[position - first[j], q]
                     burden_consequential[c, p] += on_cities[position - first[j], n_column + q]
-            # clear what the block wrote, for the next block
-            for b in range(block):
-                for q in range(n_column):
-                    consumption_block[j, b, columns[q]] = 0.0
-                    consequential_block[j, b, columns[q]] = 0.0
     # the hourly outputs, and their sums over the year as they are written
     annual = np.zeros((3, n_city))
     for c in range(n_city):

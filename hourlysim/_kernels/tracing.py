@@ -214,18 +214,24 @@ def _substitute(nodes, total, rhs, source, received, in_start, in_edge, solution
     passes through it). One call per hour: array arguments cost reference counting."""
     m = rhs.shape[1]
     for j in nodes:
+        # rows as views: the loops over the columns vectorise
+        row = solution[j]
         if total[j] <= 0.0:
             for c in range(m):
-                solution[j, c] = 0.0
+                row[c] = 0.0
             continue
+        given = rhs[j]
         for c in range(m):
-            solution[j, c] = rhs[j, c]
+            row[c] = given[c]
         for e in range(in_start[j], in_start[j + 1]):
             k = in_edge[e]
+            r = received[k]
+            supplier = solution[source[k]]
             for c in range(m):
-                solution[j, c] += received[k] * solution[source[k], c]
+                row[c] += r * supplier[c]
+        through = total[j]
         for c in range(m):
-            solution[j, c] /= total[j]
+            row[c] /= through
 
 
 @kernel
@@ -451,116 +457,6 @@ def _solve_active(n_active, rhs, solution, space, check_acyclic):
         iwork,
         check_acyclic,
     )
-
-
-@kernel
-def shares_workspace(n_node, n_edge, n_producer):
-    """Buffers for :func:`trace_shares_hour`, zeroed as it needs them at the first hour and
-    kept from hour to hour.
-
-    Returns
-    -------
-    tuple
-        ``(rhs, share, nz_count, nz_list, mark, space)``: the dense solve's right-hand side
-        (node, producer); the supply shares (node, producer) and each row's list of nonzero
-        producers (``nz_count`` (node,), ``nz_list`` (node, producer)); a scratch mark per
-        producer; and :func:`network_workspace`'s buffers.
-    """
-    return (
-        np.zeros((n_node, n_producer)),
-        np.zeros((n_node, n_producer)),
-        np.zeros(n_node, np.int64),
-        np.zeros((n_node, n_producer), np.int64),
-        np.zeros(n_producer, np.bool_),
-        network_workspace(n_node, n_edge, n_producer),
-    )
-
-
-@kernel
-def trace_shares_hour(generation, edge_from, edge_to, flow, loss, workspace):
-    """Supply shares of one hour, row by row sparse: each node draws on a few producers.
-
-    The supply-share matrix ``S`` (``S[j, p]``: power leaving node ``j`` generated at
-    producer ``p``, per MWh) solves ``(diag(T) - R^T) S = diag(G)``. In an hour without
-    loops, substitution in topological order builds each row from the rows of the nodes
-    that feed it, touching only their nonzero entries (a province's power comes from a few
-    producers, so this costs a fraction of the dense substitution). An hour with a loop is
-    solved densely (:func:`solve_hour`) and its rows' lists are read off the result. The
-    entries are those of the dense solve (the same sums, in the same order).
-
-    Parameters
-    ----------
-    generation : ndarray (node,)
-        Generation this hour [MWh]; only the first ``n_producer`` nodes (the producers)
-        may generate.
-    edge_from, edge_to, flow, loss : ndarray (edge,)
-        As in :func:`trace_hour`.
-    workspace : tuple
-        From :func:`shares_workspace`, kept between hours (the previous hour's entries are
-        cleared here). On return its ``share`` (node, producer) holds ``S`` [1]: rows sum to
-        1, or to 0 for a node that neither generates nor receives, and entries outside a
-        row's list are 0; ``nz_list[j, :nz_count[j]]`` are the producers with a nonzero share
-        in row ``j`` (in no particular order); ``mark`` is all False again.
-
-    Returns
-    -------
-    n_active, status, residual
-        As in :func:`trace_hour` (the residual of an acyclic hour is not computed: 0).
-    """
-    rhs, share, nz_count, nz_list, mark, space = workspace
-    source, target, received, _, total, _, iwork = space
-    n = generation.size
-    n_producer = share.shape[1]
-    n_active = _network_totals(generation, edge_from, edge_to, flow, loss, space)
-    for j in range(n):
-        for q in range(nz_count[j]):
-            share[j, nz_list[j, q]] = 0.0
-        nz_count[j] = 0
-    tail = _solving_order(n, source[:n_active], target[:n_active], iwork)
-    if tail == n:
-        in_start = iwork[: n + 1]
-        in_edge = iwork[2 * n + 2 : 2 * n + 2 + n_active]
-        order = iwork[3 * n + 2 + 2 * n_active : 4 * n + 2 + 2 * n_active]
-        for position in range(n):
-            j = order[position]
-            if total[j] <= 0.0:
-                continue  # supplies nothing: an empty row
-            count = 0
-            if j < n_producer and generation[j] != 0.0:
-                share[j, j] = generation[j]
-                nz_list[j, 0] = j
-                mark[j] = True
-                count = 1
-            for e in range(in_start[j], in_start[j + 1]):
-                k = in_edge[e]
-                i = source[k]
-                r = received[k]
-                for q in range(nz_count[i]):
-                    p = nz_list[i, q]
-                    if mark[p]:
-                        share[j, p] += r * share[i, p]
-                    else:
-                        mark[p] = True
-                        nz_list[j, count] = p
-                        count += 1
-                        share[j, p] = r * share[i, p]
-            for q in range(count):
-                p = nz_list[j, q]
-                share[j, p] /= total[j]
-                mark[p] = False
-            nz_count[j] = count
-        return n_active, SOLVED_ACYCLIC, 0.0
-    for p in range(n_producer):
-        rhs[p, p] = generation[p]
-    status, residual = _solve_active(n_active, rhs, share, space, False)
-    for j in range(n):
-        count = 0
-        for p in range(n_producer):
-            if share[j, p] != 0.0:
-                nz_list[j, count] = p
-                count += 1
-        nz_count[j] = count
-    return n_active, status, residual
 
 
 @kernel
