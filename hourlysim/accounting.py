@@ -33,9 +33,9 @@ say where the power came from) and ``territorial`` (emissions inside the city) t
 own province carries all of it.
 
 The grid with EVs is traced here, once: the solve of its supply shares also gives its
-consumption intensity and import fractions, which :func:`account` returns, so the runner simulates that
-grid without tracing it (``GridYear.simulate(draw, trace=False)``). The import share of a
-city uses these traced import fractions, not a grid's ``import_fraction`` variable.
+consumption intensity and import fractions, which :func:`account` returns, so the runner
+simulates that grid without tracing it (``GridYear.simulate(draw, trace=False)``). The import
+share of a city uses these traced import fractions, not a grid's ``import_fraction`` variable.
 """
 
 from __future__ import annotations
