@@ -510,29 +510,97 @@ def test_tracing_conserves_emissions(seed):
     assert residual[0] < 1e-9
 
 
+def _pool_position_by_bisection(members, stacks, cumulative, link):
+    """The pool position as found before the search from the last position: bisection over
+    the segment boundaries, then over the segment's sorted kinks (plain Python floats)."""
+    from hourlysim._kernels.dispatch import N_SEGMENTS
+
+    net, low, high, keep = link
+
+    def balance(lam):
+        lam = min(max(lam, 0.0), float(N_SEGMENTS))
+        k = min(int(lam), N_SEGMENTS - 1)
+        total = 0.0
+        for p in members:
+            output = cumulative[p, k] + stacks[p, k] * (lam - k)
+            x = min(max(output, low[p]), high[p]) - net[p]
+            total += x * keep[p] if x > 0.0 else x / keep[p]
+        return total
+
+    lo, hi = 0.0, float(N_SEGMENTS)
+    value_low, value_high = balance(lo), balance(hi)
+    if value_low >= 0.0:
+        return 0.0
+    if value_high <= 0.0:
+        return hi
+    while hi - lo > 1.0:
+        mid = float(int(0.5 * (lo + hi)))
+        v = balance(mid)
+        if v <= 0.0:
+            lo, value_low = mid, v
+        else:
+            hi, value_high = mid, v
+    k = int(lo)
+    kinks = []
+    for p in members:
+        if stacks[p, k] > 0.0:
+            for bound in (low[p], high[p], net[p]):
+                if cumulative[p, k] < bound <= cumulative[p, k + 1]:
+                    x = k + (bound - cumulative[p, k]) / stacks[p, k]
+                    if lo < x < hi:
+                        kinks.append(x)
+    kinks.sort()
+    first, last = 0, len(kinks)
+    while first < last:
+        mid = (first + last) // 2
+        v = balance(kinks[mid])
+        if v <= 0.0:
+            lo, value_low, first = kinks[mid], v, mid + 1
+        else:
+            hi, value_high, last = kinks[mid], v, mid
+    if value_high > value_low:
+        return lo + (0.0 - value_low) * (hi - lo) / (value_high - value_low)
+    return lo
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 2**31 - 1))
-def test_pool_position_from_the_last_hours_segment_is_the_same(seed):
-    """A pool's position started from any guessed segment (the last hour's) equals the one
-    found without a guess, to the bit: the guess only skips the bisection when the balance
-    changes sign strictly inside it."""
-    from hourlysim._kernels.dispatch import N_SEGMENTS, _pool_position
+def test_pool_position_from_the_last_hours_position_is_the_same(seed):
+    """A pool's position searched from any guess (the last hour's position) equals the one
+    found without a guess and the one of a bisection over the segments and their sorted
+    kinks, to the bit: the guess only changes where the search for the two kinks around the
+    root starts. Ties (stacks, bounds and net loads on a coarse grid, flat pieces of the
+    balance) and stacks that cannot balance (roots 0 and 6) included."""
+    from hourlysim._kernels.dispatch import N_SEGMENTS, _pool_positions
 
     rng = np.random.default_rng(seed)
     n = int(rng.integers(2, 6))
+    coarse = rng.random() < 0.3
     stacks = rng.uniform(0, 100, (n, N_SEGMENTS)) * (rng.random((n, N_SEGMENTS)) < 0.8)
+    if coarse:
+        stacks = np.floor(stacks / 10) * 10
     cumulative = np.zeros((n, N_SEGMENTS + 1))
     cumulative[:, 1:] = np.cumsum(stacks, axis=1)
     net = rng.uniform(-50, 1.2 * cumulative[:, -1])
-    capacity = rng.uniform(0, 80, n)
+    capacity = rng.uniform(0, 80, n) * (rng.random(n) < 0.9)
     keep = 1.0 - rng.uniform(0, 0.05, n)
+    if coarse:
+        net, capacity, keep = np.floor(net / 10) * 10, np.floor(capacity / 10) * 10, np.ones(n)
     low, high = net - capacity * keep, net + capacity
     members = np.arange(n, dtype=np.int64)
     link = np.array([net, low, high, keep])  # rows LINK_NET, LINK_LOW, LINK_HIGH, LINK_KEEP
-    args = (members, stacks, cumulative, link, np.zeros(3 * n))
-    cold = _pool_position(*args, -1)
-    for guess in range(N_SEGMENTS):
-        assert _pool_position(*args, guess) == cold
+    pool_ptr = np.array([0, n], dtype=np.int64)
+
+    def position(guess):
+        roots = np.array([guess], dtype=float)
+        _pool_positions(pool_ptr, members, stacks, cumulative, link, np.zeros(3 * n), roots)
+        return roots[0]
+
+    cold = position(-1.0)
+    assert cold == _pool_position_by_bisection(members, stacks, cumulative, link)
+    guesses = [*range(N_SEGMENTS + 1), *rng.uniform(0, N_SEGMENTS, 4), cold]
+    for guess in guesses:
+        assert position(float(guess)) == cold
 
 
 def test_dispatch_summary_against_numpy():
