@@ -208,7 +208,9 @@ def solve_hour(total, rhs, source, target, received, solution, work, iwork, chec
     return status, residual
 
 
-@kernel
+# inlined (called every hour; array arguments of a call cost reference counting): with
+# _network_totals and _solve_active, the accounting kernel 2.4% faster, bit-identical
+@kernel(inline=True)
 def _substitute(nodes, total, rhs, source, received, in_start, in_edge, solution):
     """Solve ``nodes``, in that order, each from its already solved suppliers (0 if nothing
     passes through it). One call per hour: array arguments cost reference counting."""
@@ -424,7 +426,8 @@ def trace_hour(generation, edge_from, edge_to, flow, loss, rhs, solution, space,
     return n_active, status, residual
 
 
-@kernel
+# inlined: see _substitute
+@kernel(inline=True)
 def _network_totals(generation, edge_from, edge_to, flow, loss, space):
     """Orient this hour's edges into ``space`` (:func:`hour_network`) and add up the power
     through each node (its generation plus its arrivals) in ``space``'s totals.
@@ -442,7 +445,8 @@ def _network_totals(generation, edge_from, edge_to, flow, loss, space):
     return n_active
 
 
-@kernel
+# inlined: see _substitute
+@kernel(inline=True)
 def _solve_active(n_active, rhs, solution, space, check_acyclic):
     """:func:`solve_hour` on the ``n_active`` edges and the totals held in ``space``."""
     source, target, received, _, total, work, iwork = space
