@@ -862,7 +862,7 @@ PROFILE_PIECES = (
     ("all strategies (the per-strategy rows above + the casts)", "runner.py", "stack_strategies"),
     ("labels and annotate", "runner.py", "_label"),
     ("common (strategy-independent outputs)", "runner.py", "_common_variables"),
-    ("strategies and common in one dataset", "runner.py", "_side_by_side"),
+    ("strategies and common in one dataset", "runner.py", "_without_alignment"),
 )
 
 

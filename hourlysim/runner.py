@@ -345,33 +345,17 @@ def simulate_year(
     tell = progress or (lambda message: None)
     context = YearContext(inputs, scenario, year, tell)
     stacked = stack_strategies(context, list(scenario.strategies), tell)
-    # the strategies' and the common variables side by side, labelled and annotated once:
-    # both parts hold the same year's labels, so nothing needs aligning (an xr.merge of the
-    # two labelled parts gave the same dataset, labelling twice and checking alignment)
-    return context._label(_side_by_side(stacked, context._common_variables()))
-
-
-def _side_by_side(*parts: xr.Dataset) -> xr.Dataset:
-    """The variables and coordinates of ``parts`` in one dataset, in order, without
-    alignment: the parts must label each shared dimension alike (checked).
-
-    Raises
-    ------
-    ValueError
-        If two parts label a dimension differently or hold a variable of the same name.
-    """
-    variables: dict[str, xr.Variable] = {}
-    coords: dict[str, xr.Variable] = {}
-    for part in parts:
-        for dim, index in part.indexes.items():
-            if dim in coords and not index.equals(coords[dim].to_index()):
-                raise ValueError(f"the parts label dimension '{dim}' differently")
-        for name in part.data_vars:
-            if name in variables:
-                raise ValueError(f"two parts hold a variable '{name}'")
-            variables[name] = part.variables[name]
-        coords.update({name: part.variables[name] for name in part.coords})
-    return xr.Dataset(variables, coords=coords)
+    common = context._common_variables()
+    # both parts hold the same year's labels: put side by side without aligning (checked
+    # alike on shared dimensions), then labelled and annotated once
+    parts = [(part, part.indexes) for part in (stacked, common)]
+    return context._label(
+        _without_alignment(
+            (name, part.variables[name], indexes)
+            for part, indexes in parts
+            for name in part.data_vars
+        )
+    )
 
 
 def stack_strategies(
@@ -509,19 +493,29 @@ def assemble(pieces: dict[str, xr.DataArray]) -> xr.Dataset:
     ValueError
         If two pieces label one dimension differently.
     """
+    return _without_alignment(
+        (name, piece.variable, piece.indexes) for name, piece in pieces.items()
+    )
+
+
+def _without_alignment(entries) -> xr.Dataset:
+    """One dataset of ``(name, variable, indexes)`` entries, on the entries' dimension
+    coordinates, without realignment: every entry must carry the same labels on a shared
+    dimension, and each name come once (both checked; see :func:`assemble`)."""
     indexes: dict[str, tuple[str, pd.Index]] = {}
-    for name, piece in pieces.items():
-        for dim, index in piece.indexes.items():
+    variables: dict[str, xr.Variable] = {}
+    for name, variable, own in entries:
+        if name in variables:
+            raise ValueError(f"two pieces are named '{name}'")
+        variables[name] = variable
+        for dim, index in own.items():
             if dim not in indexes:
                 indexes[dim] = (name, index)
             elif not index.equals(indexes[dim][1]):
                 raise ValueError(
                     f"'{name}' and '{indexes[dim][0]}' label dimension '{dim}' differently"
                 )
-    return xr.Dataset(
-        {name: piece.variable for name, piece in pieces.items()},
-        coords={dim: index for dim, (_, index) in indexes.items()},
-    )
+    return xr.Dataset(variables, coords={dim: index for dim, (_, index) in indexes.items()})
 
 
 def aggregate(dataset: xr.Dataset, resolution: str) -> xr.Dataset:
