@@ -759,12 +759,10 @@ def plan_charging(
         n_hours=n_hours,
         n_days=n_days,
         earliest=earliest_all,
-        arrival=arrival_all,
         block=block_all,
         block_start=block_start,
         length=len_all,
         ptr=ptr_all,
-        ratio=ratio_all,
         span=span,
         mode_cohorts=mode_cohorts,
         mode_entries=mode_entries,
@@ -804,15 +802,12 @@ class ChargingPlan:
     city_need: np.ndarray
     n_hours: int
     n_days: int
-    #: one province's cohorts, by mode then start hour: start hour, share of the day's
-    #: need, (day, mode) block, window length [h], schedule pointers, cap per MWh of need
-    #: [h-1]
+    #: one province's cohorts, by mode then start hour: start hour, (day, mode) block,
+    #: window length [h], schedule pointers (their need and cap: :attr:`cohorts_of`)
     earliest: np.ndarray
-    arrival: np.ndarray
     block: np.ndarray
     length: np.ndarray
     ptr: np.ndarray
-    ratio: np.ndarray
     #: first hour of each block, and the hours a block's schedules can span
     block_start: np.ndarray
     span: np.int64
