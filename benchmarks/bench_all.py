@@ -326,10 +326,14 @@ def measure_stages(
     """
     from hourlysim._kernels.accounting import at_province_rate, attribute_ev_emissions
     from hourlysim._kernels.tracing import consumption_intensity
-    from hourlysim.accounting import attribution_arguments, province_index
+    from hourlysim.accounting import (
+        attribution_arguments,
+        ev_grid_draw_by_province,
+        province_index,
+    )
     from hourlysim.demand import driving_demand
     from hourlysim.grid import simulate_grid
-    from hourlysim.runner import city_temperature, sum_by_province
+    from hourlysim.runner import city_temperature
 
     inputs, scenario, year, time_axis = case.inputs, case.scenario, case.year, case.time
     units = case.city_hours
@@ -377,8 +381,11 @@ def measure_stages(
 
     grid, first, best = timed(lambda: simulate_grid(inputs, time_axis), repeats)
     rows.append(row("grid without EVs", first, best, units))
-    draw = context.charging(strategies[0]) / (1.0 - context.parameter("td_loss_fraction"))
-    by_province = sum_by_province(draw, inputs.cities["city_province"])
+    draw, by_province, _, _ = ev_grid_draw_by_province(
+        context.charging(strategies[0]),
+        context.parameter("td_loss_fraction"),
+        inputs.cities["city_province"],
+    )
     _, first, best = timed(lambda: simulate_grid(inputs, time_axis, by_province), repeats)
     rows.append(row(f"grid with EVs ({strategies[0]})", first, best, units))
 
@@ -854,7 +861,7 @@ PROFILE_PIECES = (
     ("  dispatch kernel", "dispatch.py", "dispatch"),
     ("charging: cohorts planned once", "charging.py", "plan_charging"),
     ("charging: one schedule per strategy", "charging.py", "load"),
-    ("draw by province", "runner.py", "sum_by_province"),
+    ("draw and its sums by province", "accounting.py", "ev_grid_draw_by_province"),
     ("accounting", "accounting.py", "account"),
     ("  accounting kernel (tracing + traced methods)", "accounting.py", "attribute_ev_emissions"),
     ("  accounting kernel (province-rate methods)", "accounting.py", "at_province_rate"),

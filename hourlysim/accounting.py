@@ -46,7 +46,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._kernels.accounting import at_province_rate, attribute_ev_emissions, located_share_below
+from ._kernels.accounting import (
+    at_province_rate,
+    attribute_ev_emissions,
+    draw_with_group_sums,
+    located_share_below,
+)
 from .inputs import PLANTS_FILE, InputSet
 
 logger = logging.getLogger(__name__)
@@ -70,12 +75,87 @@ def province_index(city_province: xr.DataArray, provinces) -> np.ndarray:
     return np.array([lookup[code] for code in city_province.values], dtype=np.int64)
 
 
+#: name and attributes of the EV draw at generation level (on top of the charging load's)
+_DRAW_NAME = "ev_grid_draw"
+_DRAW_ATTRIBUTES = {"units": "MWh", "long_name": "EV charging energy at generation level"}
+
+
 def ev_grid_draw(charging_load: xr.DataArray, td_loss_fraction: float) -> xr.DataArray:
     """EV electricity at generation level: charger energy grossed up for T&D losses [MWh]."""
     draw = charging_load / (1.0 - td_loss_fraction)
-    draw.name = "ev_grid_draw"
-    draw.attrs.update(units="MWh", long_name="EV charging energy at generation level")
+    draw.name = _DRAW_NAME
+    draw.attrs.update(_DRAW_ATTRIBUTES)
     return draw
+
+
+def ev_grid_draw_by_province(
+    charging_load: xr.DataArray,
+    td_loss_fraction: float,
+    city_province: xr.DataArray,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray, xr.DataArray]:
+    """:func:`ev_grid_draw` of every city, its sum over each province's cities (as
+    ``groupby().sum()``, provinces sorted), and the load and draw copied into output arrays,
+    in one pass over the load (:func:`hourlysim._kernels.accounting.draw_with_group_sums`).
+
+    Parameters
+    ----------
+    charging_load : xr.DataArray (city, time)
+        Charger energy of each city [MWh].
+    td_loss_fraction : float
+        Share of the energy at generation level lost in transmission and distribution [1].
+    city_province : xr.DataArray (city,)
+        Province code of each city, in the order of ``charging_load``'s cities.
+    out : (ndarray, ndarray) (city, time), optional
+        Where to copy the load and the draw, in any float dtype (float32 rows of a caller's
+        stacked output, say: each value rounded once); float32 arrays when absent.
+
+    Returns
+    -------
+    draw : xr.DataArray (city, time)
+        :func:`ev_grid_draw`, value for value [MWh].
+    by_province : xr.DataArray (province, time)
+        ``draw`` summed by province [MWh]. Nothing is skipped: a NaN value makes its
+        province's sums NaN, which the grid then refuses.
+    stored_load, stored_draw : xr.DataArray (city, time)
+        The load and the draw on ``out``, labelled and named as ``charging_load`` and
+        ``draw`` [MWh].
+
+    Raises
+    ------
+    ValueError
+        If ``city_province`` labels its cities in another order than ``charging_load``.
+    """
+    load = charging_load.transpose("city", "time")
+    if "city" in city_province.indexes and not city_province.indexes["city"].equals(
+        load.indexes["city"]
+    ):
+        raise ValueError("city_province and the load list their cities in different orders")
+    codes, provinces = pd.factorize(city_province.values, sort=True)
+    values = np.asarray(load.values, dtype=np.float64)
+    if out is None:
+        out = (np.empty(values.shape, np.float32), np.empty(values.shape, np.float32))
+    draw = np.empty(values.shape)
+    summed = np.empty((len(provinces), values.shape[1]))
+    draw_with_group_sums(values, 1.0 - td_loss_fraction, codes.astype(np.int64), draw, summed, *out)
+    attrs = {**load.attrs, **_DRAW_ATTRIBUTES}
+
+    def labelled(data, name, attributes):
+        return xr.DataArray(data, coords=load.coords, dims=load.dims, name=name, attrs=attributes)
+
+    by_province = xr.DataArray(
+        summed,
+        dims=("province", "time"),
+        coords={"province": np.asarray(provinces), "time": load.indexes["time"]},
+        name=_DRAW_NAME,
+        attrs=attrs,
+    )
+    return (
+        labelled(draw, _DRAW_NAME, attrs),
+        by_province,
+        labelled(out[0], load.name, dict(load.attrs)),
+        labelled(out[1], _DRAW_NAME, attrs),
+    )
 
 
 def gasoline_emissions(gasoline_litres: xr.DataArray, kg_co2_per_litre: float) -> xr.DataArray:

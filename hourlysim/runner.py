@@ -34,13 +34,12 @@ import pandas as pd
 import xarray as xr
 
 from . import __version__
-from ._kernels.accounting import sum_by_group
 from .accounting import (
     INTENSITY_VARIABLE,
     METHODS,
     account,
     city_weights,
-    ev_grid_draw,
+    ev_grid_draw_by_province,
     gasoline_counterfactual,
 )
 from .allocator import keep_freed_memory
@@ -210,33 +209,48 @@ class YearContext:
     def strategy(self, strategy: str) -> xr.Dataset:
         """Charging, grid with EVs, accounting and indicators under one strategy: one
         labelled dataset with a ``strategy`` dimension of length 1 (what a task writes)."""
-        pieces = self.strategy_pieces(strategy, self.ev_emissions_array())
+        pieces = self.strategy_pieces(strategy)
         data = assemble(_single_precision(pieces))
         return self._label(data.expand_dims(strategy=[strategy]))
 
-    def ev_emissions_array(self, n_strategy: int | None = None) -> np.ndarray:
-        """An empty array for the hourly EV emissions of one strategy, (method, city, time),
-        or of ``n_strategy`` strategies stacked, in their output precision (float32 where
-        :data:`SINGLE_PRECISION` lists them)."""
-        shape = (len(METHODS), self.inputs.cities.sizes["city"], len(self.time))
+    def output_arrays(self, n_strategy: int | None = None) -> dict[str, np.ndarray]:
+        """Empty arrays for the city-hour outputs that a strategy's stages write in place
+        (:data:`WRITTEN_IN_PLACE`), of one strategy or of ``n_strategy`` strategies
+        stacked, in their output precision (float32 where :data:`SINGLE_PRECISION` lists
+        them)."""
         stacked = () if n_strategy is None else (n_strategy,)
-        return np.empty(stacked + shape, _output_dtype("ev_emissions", np.float64))
+        sizes = {"method": len(METHODS)}
+        city_hours = (self.inputs.cities.sizes["city"], len(self.time))
+        return {
+            name: np.empty(
+                stacked + tuple(sizes[dim] for dim in leading) + city_hours,
+                _output_dtype(name, np.float64),
+            )
+            for name, leading in WRITTEN_IN_PLACE.items()
+        }
 
     def strategy_pieces(
-        self, strategy: str, ev_emissions: np.ndarray | None = None
+        self, strategy: str, out: dict[str, np.ndarray] | None = None
     ) -> dict[str, xr.DataArray]:
-        """The output variables of one strategy, at the precision they were computed in and
-        without labels (:func:`simulate_year` stacks them, :meth:`strategy` assembles them).
+        """The output variables of one strategy without labels (:func:`simulate_year`
+        stacks them, :meth:`strategy` assembles them); those of :data:`WRITTEN_IN_PLACE`
+        in their output precision, the others at the precision they were computed in.
 
-        ``ev_emissions`` (method, city, time), when given, is where the accounting writes
-        the hourly EV emissions (:func:`hourlysim.accounting.account`'s ``out``): a row of
-        the caller's output, so that the largest variable is written once, in its output
-        precision, and never copied."""
+        ``out`` (:meth:`output_arrays` of one strategy, or one strategy's rows of the
+        stacked arrays) is where the stages write those city-hour variables (the charging
+        load and draw by :func:`hourlysim.accounting.ev_grid_draw_by_province`, the
+        hourly EV emissions by :func:`hourlysim.accounting.account`): the caller's output,
+        so that the largest variables are written once, in their output precision, and
+        never copied. New arrays when absent."""
         inputs, cities = self.inputs, self.inputs.cities
         city_province = cities["city_province"]
-        load = self.charging(strategy)
-        draw = ev_grid_draw(load, self.parameter("td_loss_fraction"))
-        by_province = sum_by_province(draw, city_province)
+        out = self.output_arrays() if out is None else out
+        draw, by_province, stored_load, stored_draw = ev_grid_draw_by_province(
+            self.charging(strategy),
+            self.parameter("td_loss_fraction"),
+            city_province,
+            out=(out["charging_load"], out["ev_grid_draw"]),
+        )
         grid = self.grid_year.simulate(by_province, trace=False)  # traced by the accounting
         accounting = account(
             draw,
@@ -247,7 +261,7 @@ class YearContext:
             self.overrides,
             city_weight=self.city_weight,
             counterfactual=self.counterfactual,
-            out=ev_emissions,
+            out=out["ev_emissions"],
         )
         indicators = city_indicators(
             accounting,
@@ -257,7 +271,7 @@ class YearContext:
             province=city_province,
             grid_region=self.city_region,
         )
-        return _strategy_pieces(load, draw, grid, accounting, indicators)
+        return _strategy_pieces(stored_load, stored_draw, grid, accounting, indicators)
 
     def _label(self, data: xr.Dataset) -> xr.Dataset:
         cities = self.inputs.cities
@@ -278,45 +292,6 @@ class YearContext:
                 grid_region=provinces["grid_region"], province_name=provinces["name_en"]
             )
         return annotate(data)
-
-
-def sum_by_province(values: xr.DataArray, city_province: xr.DataArray) -> xr.DataArray:
-    """Sum a (city, time) array over the cities of each province (as ``groupby().sum()``,
-    provinces sorted), in one pass (:func:`hourlysim._kernels.accounting.sum_by_group`).
-    Nothing is skipped: a NaN value makes its province's sums NaN, which the grid then
-    refuses.
-
-    Parameters
-    ----------
-    values : xr.DataArray (city, time)
-        Per-city values [any unit].
-    city_province : xr.DataArray (city,)
-        Province code of each city, in the order of ``values``' cities.
-
-    Returns
-    -------
-    xr.DataArray (province, time)
-        Sums [the unit of ``values``].
-
-    Raises
-    ------
-    ValueError
-        If ``city_province`` labels its cities in another order than ``values``.
-    """
-    if "city" in city_province.indexes and not city_province.indexes["city"].equals(
-        values.indexes["city"]
-    ):
-        raise ValueError("city_province and the values list their cities in different orders")
-    codes, provinces = pd.factorize(city_province.values, sort=True)
-    rows = np.asarray(values.transpose("city", "time").values, dtype=np.float64)
-    summed = sum_by_group(rows, codes.astype(np.int64), np.empty((len(provinces), rows.shape[1])))
-    return xr.DataArray(
-        summed,
-        dims=("province", "time"),
-        coords={"province": np.asarray(provinces), "time": values.indexes["time"]},
-        name=values.name,
-        attrs=values.attrs,
-    )
 
 
 def simulate_year(
@@ -375,19 +350,21 @@ def stack_strategies(
     tell = tell or (lambda message: None)
     stacked: dict[str, tuple] = {}
     layout = None
-    # the accounting writes each strategy's hourly EV emissions straight into its row
-    ev_emissions = context.ev_emissions_array(len(strategies))
+    # the stages write each strategy's city-hour outputs straight into its rows
+    written = context.output_arrays(len(strategies))
     for position, strategy in enumerate(strategies):
-        pieces = context.strategy_pieces(strategy, ev_emissions[position])
+        pieces = context.strategy_pieces(
+            strategy, {name: values[position] for name, values in written.items()}
+        )
         if layout is None:
             layout = assemble(pieces)
             first = {name: layout[name] for name in pieces}  # each built once, not per strategy
             for name, piece in pieces.items():
-                values = (
-                    ev_emissions
-                    if name == "ev_emissions"
-                    else np.empty((len(strategies), *piece.shape), _output_dtype(name, piece.dtype))
-                )
+                values = written.get(name)
+                if values is None:
+                    values = np.empty(
+                        (len(strategies), *piece.shape), _output_dtype(name, piece.dtype)
+                    )
                 stacked[name] = (("strategy", *piece.dims), values, piece.attrs)
         for name, piece in pieces.items():
             _check_like(first[name], piece, name, strategy)
@@ -421,6 +398,10 @@ def _check_like(first: xr.DataArray, piece: xr.DataArray, name: str, strategy: s
     ):
         raise ValueError(f"'{name}' of strategy {strategy} is laid out unlike the first's")
 
+
+#: city-hour outputs that a strategy's stages write straight into the caller's arrays
+#: (:meth:`YearContext.output_arrays`), with their dimensions before (city, time)
+WRITTEN_IN_PLACE = {"ev_emissions": ("method",), "charging_load": (), "ev_grid_draw": ()}
 
 #: output variables stored in single precision (the large hourly arrays; the engine computes
 #: in float64 and every sum over hours is taken before this cast)

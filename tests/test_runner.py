@@ -271,23 +271,38 @@ def test_city_297_selection(shipped_inputs, tmp_path):
     assert selected.cities["population"].dtype == shipped_inputs.cities["population"].dtype
 
 
-def test_sum_by_province_equals_groupby_and_checks_city_order():
-    from hourlysim.runner import sum_by_province
+def test_draw_by_province_equals_ev_grid_draw_and_groupby_and_checks_city_order():
+    """One pass gives the draw of :func:`ev_grid_draw` value for value, its sums by
+    province as ``groupby().sum()``, and the load and draw copied into the output arrays."""
+    from hourlysim.accounting import ev_grid_draw, ev_grid_draw_by_province
 
     rng = np.random.default_rng(3)
     cities = [110100, 120100, 130100, 130200, 140100]
     province = xr.DataArray(["BJ", "TJ", "HE", "HE", "SX"], dims="city", coords={"city": cities})
-    values = xr.DataArray(rng.uniform(0, 5, (5, 7)), dims=("city", "time"),
-                          coords={"city": cities, "time": np.arange(7)})  # fmt: skip
-    expected = values.groupby(province.rename("province")).sum("city")
-    summed = sum_by_province(values, province)
+    load = xr.DataArray(rng.uniform(0, 5, (5, 7)), dims=("city", "time"),
+                        coords={"city": cities, "time": np.arange(7)}, name="charging_load",
+                        attrs={"units": "MWh", "strategy": "carbon_aware"})  # fmt: skip
+    expected_draw = ev_grid_draw(load, 0.05)
+    copies = (np.empty((5, 7), np.float32), np.empty((5, 7)))
+    draw, summed, stored_load, stored_draw = ev_grid_draw_by_province(
+        load, 0.05, province, out=copies
+    )
+    xr.testing.assert_identical(draw, expected_draw)
+    expected = expected_draw.groupby(province.rename("province")).sum("city")
     assert list(summed["province"].values) == list(expected["province"].values)
     np.testing.assert_allclose(summed.values, expected.values, rtol=1e-12)
+    assert summed.attrs == expected_draw.attrs
+    # the copies are the output arrays, labelled as the load and the draw
+    assert stored_load.values is copies[0] and stored_draw.values is copies[1]
+    xr.testing.assert_identical(stored_load, load.astype(np.float32))
+    xr.testing.assert_identical(stored_draw, expected_draw)
+    # float32 copies when no arrays are given
+    assert ev_grid_draw_by_province(load, 0.05, province)[3].dtype == np.float32
     with pytest.raises(ValueError, match="different orders"):
-        sum_by_province(values, province.isel(city=[1, 0, 2, 3, 4]))
+        ev_grid_draw_by_province(load, 0.05, province.isel(city=[1, 0, 2, 3, 4]))
     # nothing skipped: a NaN of a Hebei city makes Hebei's sum NaN in that hour only
-    values[3, 2] = np.nan
-    summed = sum_by_province(values, province)
+    load[3, 2] = np.nan
+    summed = ev_grid_draw_by_province(load, 0.05, province)[1]
     assert np.isnan(summed.sel(province="HE", time=2))
     assert np.isfinite(summed.drop_sel(province="HE")).all()
     assert np.isfinite(summed.sel(province="HE").drop_sel(time=2)).all()
@@ -308,10 +323,10 @@ def test_stacking_refuses_a_strategy_laid_out_unlike_the_first():
         def __init__(self, second):
             self.second = second
 
-        def ev_emissions_array(self, n_strategy):
-            return np.zeros((n_strategy, 1, 3, 2), np.float32)
+        def output_arrays(self, n_strategy):
+            return {"ev_emissions": np.zeros((n_strategy, 1, 3, 2), np.float32)}
 
-        def strategy_pieces(self, strategy, ev_emissions):
+        def strategy_pieces(self, strategy, out):
             return {"charging_load": load if strategy == "first" else self.second}
 
     stacked = stack_strategies(Context(load + 1.0), ["first", "second"])
@@ -325,14 +340,19 @@ def test_grid_with_evs_is_traced_once_by_the_accounting(small_inputs, tmp_path):
     """The runner simulates the grid with EVs without tracing it and takes its consumption
     intensity from the accounting's supply shares: equal to the grid's own tracing to
     rounding, with the same import fractions."""
-    from hourlysim.runner import YearContext, sum_by_province
+    from hourlysim.accounting import ev_grid_draw_by_province
+    from hourlysim.runner import YearContext
 
     inputs = load_inputs(small_inputs)
     scenario = load_scenario(_scenario(tmp_path, small_inputs, strategies="[carbon_aware]"))
     year = scenario.years[0]
     context = YearContext(inputs, scenario, year, lambda message: None)
     pieces = context.strategy_pieces("carbon_aware")
-    by_province = sum_by_province(pieces["ev_grid_draw"], inputs.cities["city_province"])
+    by_province = ev_grid_draw_by_province(
+        context.charging("carbon_aware"),
+        context.parameter("td_loss_fraction"),
+        inputs.cities["city_province"],
+    )[1]
     traced = context.grid_year.simulate(by_province)
     np.testing.assert_allclose(
         pieces["consumption_intensity"], traced["consumption_intensity"], rtol=1e-12, atol=1e-9

@@ -112,6 +112,52 @@ def sum_by_group(values, group, out):
 
 
 @kernel
+def draw_with_group_sums(
+    charging_load, kept_fraction, group, draw, group_draw, charging_copy, draw_copy
+):
+    """EV electricity at generation level, its sums by group, and both arrays rounded into
+    the caller's output arrays, in one pass over the charging load.
+
+    ``draw[c, t] = charging_load[c, t] / kept_fraction`` (the same division, value for value,
+    as :func:`hourlysim.accounting.ev_grid_draw`), summed over the rows of each group in row
+    order (as :func:`sum_by_group`).
+
+    Parameters
+    ----------
+    charging_load : ndarray (row, time)
+        Charger energy [MWh].
+    kept_fraction : float
+        Share of the energy at generation level that reaches the charger, ``1 - T&D loss
+        fraction`` [1].
+    group : ndarray of int64 (row,)
+        Group (row of ``group_draw``) of each row, e.g. a city's province.
+    draw : ndarray (row, time)
+        Overwritten with the energy at generation level [MWh].
+    group_draw : ndarray (group, time)
+        Overwritten with the sums of ``draw`` by group [MWh]. Nothing is skipped: a NaN
+        makes its group's sums NaN.
+    charging_copy, draw_copy : ndarray (row, time)
+        Overwritten with ``charging_load`` and ``draw`` in their own float dtype (a float32
+        row of the caller's output, say: each value rounded once) [MWh].
+
+    Returns
+    -------
+    draw, group_draw
+    """
+    group_draw[:, :] = 0.0
+    for row in range(charging_load.shape[0]):
+        g = group[row]
+        for t in range(charging_load.shape[1]):
+            load = charging_load[row, t]
+            value = load / kept_fraction
+            draw[row, t] = value
+            group_draw[g, t] += value
+            charging_copy[row, t] = load
+            draw_copy[row, t] = value
+    return draw, group_draw
+
+
+@kernel
 def attribute_ev_emissions(
     draw,
     city_node,
