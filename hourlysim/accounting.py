@@ -141,12 +141,15 @@ def ev_grid_draw_by_province(
     attrs = {**load.attrs, **_DRAW_ATTRIBUTES}
 
     def labelled(data, name, attributes):
-        return xr.DataArray(data, coords=load.coords, dims=load.dims, name=name, attrs=attributes)
+        # the load's labels as they are (a new DataArray would build its indexes again)
+        result = load.copy(deep=False, data=data)
+        result.name, result.attrs = name, attributes
+        return result
 
     by_province = xr.DataArray(
         summed,
         dims=("province", "time"),
-        coords={"province": np.asarray(provinces), "time": load.indexes["time"]},
+        coords={"province": pd.Index(provinces), "time": load.get_index("time")},
         name=_DRAW_NAME,
         attrs=attrs,
     )
@@ -593,10 +596,11 @@ def account(
 
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(annual > 0, imported / np.where(annual > 0, annual, 1), 0.0)
-    time_axis = draw["time"].values
+    # the labels as the draw and the grid index them (not built again from their values)
+    labels = {dim: draw.get_index(dim) for dim in ("city", "time")}
     gasoline = counterfactual.transpose("city", "time")
-    for dim, labels in (("city", city), ("time", time_axis)):
-        if not gasoline.indexes[dim].equals(pd.Index(labels)):
+    for dim in ("city", "time"):
+        if not gasoline.get_index(dim).equals(labels[dim]):
             raise ValueError(f"the gasoline counterfactual and the draw differ in their {dim}s")
     by_city_hour, by_method_city, by_province_hour = (
         ("method", "city", "time"),
@@ -643,10 +647,9 @@ def account(
         },
         coords={
             "method": list(METHODS),
-            "city": city,
-            "time": time_axis,
-            "province": provinces,
-            "producer": provinces,
+            **labels,
+            # a pandas index names its dimension: the producers' is renamed
+            **{dim: grid.get_index("province").rename(dim) for dim in ("province", "producer")},
         },
     )
 

@@ -746,11 +746,14 @@ def plan_charging(
         block_need = weights.sum(axis=0)  # (block,)
         need = block_need[block_all] * arrival_all
         cohorts_of[p] = ProvinceCohorts(rows, weights, block_need, need, need * ratio_all)
-    coords = {}
-    if "city" in battery_energy.coords:
-        coords["city"] = battery_energy["city"]
-    if "time" in battery_energy.coords:
-        coords["time"] = battery_energy["time"]
+    # built once: every strategy's load reuses the indexes
+    coords = xr.Coordinates(
+        {
+            dim: battery_energy[dim].variable
+            for dim in ("city", "time")
+            if dim in battery_energy.coords
+        }
+    )
     return ChargingPlan(
         modes=modes,
         provinces=provinces,
@@ -815,8 +818,8 @@ class ChargingPlan:
     mode_cohorts: list[slice]
     mode_entries: list[slice]
     mode_ptr: list[np.ndarray]
-    #: ``city`` and ``time`` coordinates of the result
-    coords: dict
+    #: ``city`` and ``time`` coordinates of the result (indexes built once)
+    coords: xr.Coordinates
     #: battery energy per unit of grid energy at the charger [1]
     charging_efficiency: float
 

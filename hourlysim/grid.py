@@ -39,6 +39,7 @@ increment's rate.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -530,7 +531,7 @@ class GridYear:
         caller that traces the same grid itself, as :func:`hourlysim.accounting.account`
         does for its supply shares (and returns the intensity and import fractions)."""
         codes, n_province = self.provinces, len(self.provinces)
-        time, n_time = self.time, len(self.time)
+        n_time = len(self.time)
         demand = self.demand.copy()  # the result's own: the plan serves other draws
         load = demand
         if ev_grid_draw is not None:
@@ -614,9 +615,18 @@ class GridYear:
         # attributes given with the data (setting them afterwards built a DataArray each)
         return xr.Dataset(
             {name: (*spec, dict(_ATTRIBUTES[name])) for name, spec in variables.items()},
-            coords={
-                "province": codes,
-                "time": time,
+            coords=self._coordinates,
+            attrs={"exchange": self.exchange},
+        )
+
+    @functools.cached_property
+    def _coordinates(self) -> xr.Coordinates:
+        """The labels of every :meth:`simulate` result, built once: xarray reuses their
+        indexes instead of building them again for each result."""
+        return xr.Coordinates(
+            {
+                "province": self.provinces,
+                "time": self.time,
                 "source": list(SOURCES),
                 "corridor": self.edge_names,
                 "from_node": ("corridor", self.edge_from_node),
@@ -626,8 +636,7 @@ class GridYear:
                     self.edge_loss,
                     {"units": "1", "long_name": "share of the flow lost"},
                 ),
-            },
-            attrs={"exchange": self.exchange},
+            }
         )
 
 

@@ -527,7 +527,12 @@ def city_indicators(
             name: (dims, data, {"units": units.get(name, "1")})
             for name, (dims, data) in variables.items()
         },
-        coords={"method": methods, "city": cities.values, "population_share": shares},
+        # the accounting's indexes as they are (not built again from their values)
+        coords={
+            "method": hourly.get_index("method"),
+            "city": hourly.get_index("city"),
+            "population_share": shares,
+        },
     )
     result["population_share"].attrs.update(
         units="1", long_name="cumulative population share, cities by per-capita reduction"

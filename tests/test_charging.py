@@ -271,7 +271,7 @@ def test_one_plan_serves_every_strategy():
 
 def _assert_unchanged(after, before, where: str) -> None:
     """``after`` holds the values of its deep copy ``before``, container by container."""
-    if isinstance(before, (xr.DataArray, xr.Dataset)):
+    if isinstance(before, (xr.DataArray, xr.Dataset, xr.Coordinates)):
         xr.testing.assert_identical(after, before)
     elif isinstance(before, np.ndarray):
         np.testing.assert_array_equal(after, before, err_msg=where)
