@@ -226,6 +226,46 @@ def test_supply_shares_with_the_intensity_as_one_more_column():
     assert {SOLVED_ACYCLIC, SOLVED_DENSE} <= statuses
 
 
+@pytest.mark.parametrize("n_node", [40, 64, 65, 90])
+def test_loop_free_hours_are_solved_in_order_on_any_network_size(n_node):
+    """Hours without a loop are solved by substitution in an order where each node comes
+    after its suppliers: found with bitmasks on networks of up to 64 nodes, by Kahn's
+    algorithm on larger ones; both match the numpy solve, and a loop is still found."""
+    rng = np.random.default_rng(n_node)
+    n_hour = 6
+    generation = rng.uniform(1, 100, (n_hour, n_node))
+    emissions = generation * rng.uniform(0, 1000, (n_hour, n_node))
+    losses = rng.uniform(0, 0.1, (n_node, n_node))
+    flows = np.zeros((n_hour, n_node, n_node))
+    for hour in range(n_hour):
+        rank = rng.permutation(n_node)  # power flows from lower to higher rank only
+        for i in range(n_node):
+            for j in rng.choice(n_node, size=3, replace=False):
+                if rank[i] < rank[j]:
+                    flows[hour, i, j] = rng.uniform(0, 0.3) * generation[hour, i] / 3
+    flows[-1, n_node - 1, 0] = flows[-1, 0, n_node - 1] = 1.0  # the last hour has a loop
+    edge_from, edge_to, flow, loss = _edges(flows, np.broadcast_to(losses, flows.shape))
+    rhs = np.zeros((n_node, 1))
+    solution = np.full((n_node, 1), np.nan)
+    space = network_workspace(n_node, edge_from.size, 1)
+    reference = _reference(generation, emissions, flows, losses)
+    for hour in range(n_hour):
+        rhs[:, 0] = emissions[hour]
+        _, status, _ = trace_hour(
+            np.ascontiguousarray(generation[hour]),
+            edge_from,
+            edge_to,
+            np.ascontiguousarray(flow[:, hour]),
+            np.ascontiguousarray(loss[:, hour]),
+            rhs,
+            solution,
+            space,
+            False,
+        )
+        assert status == (SOLVED_DENSE if hour == n_hour - 1 else SOLVED_ACYCLIC)
+        np.testing.assert_allclose(solution[:, 0], reference[hour], rtol=1e-9, atol=1e-9)
+
+
 def test_corridor_kernel_with_losses_matches_dense_api():
     rng = np.random.default_rng(3)
     generation, emissions, flows, losses = _network(rng, 5, 6, hub=False)
