@@ -421,6 +421,28 @@ def test_kernel_reads_constant_losses_from_one_column():
         np.testing.assert_array_equal(ours, theirs)
 
 
+def test_kernel_year_without_ev_draw_leaves_the_caused_emissions_unattributed():
+    """With no EV draw in the whole year, no city can carry the EV-caused emissions: they
+    are returned as unattributed, hour by hour, and every city's emissions are 0; with
+    draw in a single hour of the year, the hours without draw go by annual draw instead."""
+    args = list(_random_case(np.random.default_rng(5)))
+    draw, caused = args[0], args[6]
+    draw[:] = 0.0
+    args[3] = np.zeros(draw.shape[0])  # no annual draw to share by
+    result = attribute_ev_emissions(*args, *_outputs(draw))
+    consumption, consequential, territorial, burden_c, burden_q, unattributed = result[:6]
+    np.testing.assert_allclose(unattributed, caused.sum(axis=0), rtol=1e-12)
+    for hourly in (consumption, consequential, territorial):
+        np.testing.assert_array_equal(hourly, 0.0)
+    np.testing.assert_array_equal(burden_q, 0.0)
+    draw[4, 2] = 1.5  # one city draws, in one hour: it carries every hour's change
+    args[3] = draw.sum(axis=1) / draw.sum()
+    result = attribute_ev_emissions(*args, *_outputs(draw))
+    assert not result[5].any()
+    np.testing.assert_allclose(result[1][4], caused.sum(axis=0), atol=1e-9)
+    np.testing.assert_array_equal(np.delete(result[1], 4, axis=0), 0.0)
+
+
 def test_province_rates_written_and_summed_in_one_pass():
     """``at_province_rate`` writes the first rates' products into the given rows of a
     float32 array and sums every rate's products over the hours in float64."""
