@@ -449,6 +449,10 @@ def prepare_grid(
     )
 
 
+#: the variables of :meth:`GridYear.simulate` whose copies :func:`dispatch_summary` writes
+#: into the caller's arrays (its ``out``), in the order of its arguments
+_STORED_AS_SUMMED = ("generation", "marginal_source_share")
+
 #: units and long names of the variables of :meth:`GridYear.simulate`
 _ATTRIBUTES = {
     "demand": {"units": "MWh", "long_name": "provincial demand without EVs"},
@@ -522,14 +526,25 @@ class GridYear:
     edge_to: np.ndarray
     edge_loss: np.ndarray
 
-    def simulate(self, ev_grid_draw: xr.DataArray | None = None, trace: bool = True) -> xr.Dataset:
+    def simulate(
+        self,
+        ev_grid_draw: xr.DataArray | None = None,
+        trace: bool = True,
+        out: dict[str, np.ndarray] | None = None,
+    ) -> xr.Dataset:
         """Dispatch the year with ``ev_grid_draw`` (province, time) [MWh] added to the
         demand (none: the grid without EVs); the result of :func:`simulate_grid`.
 
         With ``trace=False`` the flows are not traced through the network: the result lacks
         ``consumption_intensity``, ``import_fraction`` and ``tracing_residual``. For a
         caller that traces the same grid itself, as :func:`hourlysim.accounting.account`
-        does for its supply shares (and returns the intensity and import fractions)."""
+        does for its supply shares (and returns the intensity and import fractions).
+
+        ``out`` may hold (province, source, time) arrays of any float dtype under the names
+        ``generation`` and ``marginal_source_share``: copies of those variables are written
+        there as the dispatch is summed (float32 rows of a caller's stacked output, say:
+        each value rounded once, with no pass of its own). The result holds them in float64
+        all the same."""
         codes, n_province = self.provinces, len(self.provinces)
         n_time = len(self.time)
         demand = self.demand.copy()  # the result's own: the plan serves other draws
@@ -574,9 +589,16 @@ class GridYear:
         members = self.pool_members
         all_flow = np.concatenate([flow, to_hub[members], from_hub[members]], axis=0)
 
+        stored = dict(out or {})
+        for name in _STORED_AS_SUMMED:
+            if name not in stored:  # a copy nobody reads (the summary writes one in any case)
+                stored[name] = np.empty(generation.shape, np.float32)
+            elif stored[name].shape != generation.shape:
+                raise ValueError(f"out['{name}'] must have shape {generation.shape}")
         emissions_kg, total, average, marginal, curtailment = dispatch_summary(
-            generation, share, self.emission_rate, self.wind, self.solar
-        )
+            generation, share, self.emission_rate, self.wind, self.solar,
+            *(stored[name] for name in _STORED_AS_SUMMED),
+        )  # fmt: skip
         dims = ("province", "time")
         intensity, imported, residual = {}, {}, {}  # the traced variables, if traced
         if trace:

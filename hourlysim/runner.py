@@ -46,7 +46,7 @@ from .allocator import keep_freed_memory
 from .charging import ChargingPlan, plan_charging
 from .demand import driving_demand
 from .errors import InputError
-from .grid import prepare_grid, report_imbalance
+from .grid import SOURCES, prepare_grid, report_imbalance
 from .inequality import city_indicators
 from .inputs import InputSet, load_inputs
 from .pathway import check_scenario, check_weather_year, projection_digest, year_inputs
@@ -219,14 +219,18 @@ class YearContext:
         stacked, in their output precision (float32 where :data:`SINGLE_PRECISION` lists
         them)."""
         stacked = () if n_strategy is None else (n_strategy,)
-        sizes = {"method": len(METHODS)}
-        city_hours = (self.inputs.cities.sizes["city"], len(self.time))
+        sizes = {
+            "method": len(METHODS),
+            "city": self.inputs.cities.sizes["city"],
+            "province": len(self.grid_year.provinces),
+            "source": len(SOURCES),
+            "time": len(self.time),
+        }
         return {
             name: np.empty(
-                stacked + tuple(sizes[dim] for dim in leading) + city_hours,
-                _output_dtype(name, np.float64),
+                stacked + tuple(sizes[dim] for dim in dims), _output_dtype(name, np.float64)
             )
-            for name, leading in WRITTEN_IN_PLACE.items()
+            for name, dims in WRITTEN_IN_PLACE.items()
         }
 
     def strategy_pieces(
@@ -237,11 +241,12 @@ class YearContext:
         in their output precision, the others at the precision they were computed in.
 
         ``out`` (:meth:`output_arrays` of one strategy, or one strategy's rows of the
-        stacked arrays) is where the stages write those city-hour variables (the charging
-        load and draw by :func:`hourlysim.accounting.ev_grid_draw_by_province`, the
-        hourly EV emissions by :func:`hourlysim.accounting.account`): the caller's output,
-        so that the largest variables are written once, in their output precision, and
-        never copied. New arrays when absent."""
+        stacked arrays) is where the stages write those variables (the charging load and
+        draw by :func:`hourlysim.accounting.ev_grid_draw_by_province`, the generation and
+        marginal source shares by :meth:`hourlysim.grid.GridYear.simulate`, the hourly EV
+        emissions by :func:`hourlysim.accounting.account`): the caller's output, so that
+        the largest variables are written once, in their output precision, and never
+        copied. New arrays when absent."""
         inputs, cities = self.inputs, self.inputs.cities
         city_province = cities["city_province"]
         out = self.output_arrays() if out is None else out
@@ -251,7 +256,9 @@ class YearContext:
             city_province,
             out=(out["charging_load"], out["ev_grid_draw"]),
         )
-        grid = self.grid_year.simulate(by_province, trace=False)  # traced by the accounting
+        # traced by the accounting; generation and marginal shares also written to out
+        stored_grid = {name: out[name] for name in ("generation", "marginal_source_share")}
+        grid = self.grid_year.simulate(by_province, trace=False, out=stored_grid)
         accounting = account(
             draw,
             None,
@@ -271,7 +278,8 @@ class YearContext:
             province=city_province,
             grid_region=self.city_region,
         )
-        return _strategy_pieces(stored_load, stored_draw, grid, accounting, indicators)
+        stored_grid = {name: grid[name].copy(data=values) for name, values in stored_grid.items()}
+        return _strategy_pieces(stored_load, stored_draw, grid, accounting, indicators, stored_grid)
 
     def _label(self, data: xr.Dataset) -> xr.Dataset:
         cities = self.inputs.cities
@@ -399,9 +407,15 @@ def _check_like(first: xr.DataArray, piece: xr.DataArray, name: str, strategy: s
         raise ValueError(f"'{name}' of strategy {strategy} is laid out unlike the first's")
 
 
-#: city-hour outputs that a strategy's stages write straight into the caller's arrays
-#: (:meth:`YearContext.output_arrays`), with their dimensions before (city, time)
-WRITTEN_IN_PLACE = {"ev_emissions": ("method",), "charging_load": (), "ev_grid_draw": ()}
+#: outputs that a strategy's stages write straight into the caller's arrays
+#: (:meth:`YearContext.output_arrays`), with their dimensions
+WRITTEN_IN_PLACE = {
+    "ev_emissions": ("method", "city", "time"),
+    "charging_load": ("city", "time"),
+    "ev_grid_draw": ("city", "time"),
+    "generation": ("province", "source", "time"),
+    "marginal_source_share": ("province", "source", "time"),
+}
 
 #: output variables stored in single precision (the large hourly arrays; the engine computes
 #: in float64 and every sum over hours is taken before this cast)
@@ -426,12 +440,19 @@ def _single_precision(pieces: dict[str, xr.DataArray]) -> dict[str, xr.DataArray
     }
 
 
-def _strategy_pieces(load, draw, grid, accounting, indicators) -> dict[str, xr.DataArray]:
+def _strategy_pieces(load, draw, grid, accounting, indicators, stored_grid) -> dict:
     # the grid with EVs is traced once, by the accounting (its supply shares give that
     # grid's consumption intensity and import fractions): it is simulated without tracing
     traced = ("consumption_intensity", "import_fraction")
+
+    def hourly(name):
+        if name in traced:
+            return accounting[name]
+        # the variables the grid also wrote to the caller's arrays come from there
+        return stored_grid[name] if name in stored_grid else grid[name]
+
     hourly_grid = {
-        name: accounting[name] if name in traced else grid[name]
+        name: hourly(name)
         for name in (
             "generation",
             "curtailment",

@@ -612,9 +612,13 @@ def test_dispatch_summary_against_numpy():
     share = rng.uniform(0, 1, (4, N_SOURCES, 30))
     rates = rng.uniform(0, 900, N_SOURCES)
     wind, solar = rng.uniform(0, 60, (2, 4, 30))
+    stored = (np.full(generation.shape, np.nan, np.float32), np.full(share.shape, np.nan))
     emissions, total, average, marginal, curtailment = dispatch_summary(
-        generation, share, rates, wind, solar
+        generation, share, rates, wind, solar, *stored
     )
+    # the copies, in the dtype they are given: float32 rounded once, float64 as it is
+    np.testing.assert_array_equal(stored[0], generation.astype(np.float32))
+    np.testing.assert_array_equal(stored[1], share)
     np.testing.assert_allclose(emissions, rates @ generation, rtol=1e-14)
     np.testing.assert_allclose(total, generation.sum(axis=1), rtol=1e-14)
     np.testing.assert_allclose(marginal, rates @ share, rtol=1e-14)
@@ -628,7 +632,7 @@ def test_dispatch_summary_against_numpy():
     assert (curtailment == 0.0).any() and (curtailment > 0.0).any()
     # a NaN in the available wind stays NaN (no silent zero)
     wind[1, 7] = np.nan
-    assert np.isnan(dispatch_summary(generation, share, rates, wind, solar)[4][1, 7])
+    assert np.isnan(dispatch_summary(generation, share, rates, wind, solar, *stored)[4][1, 7])
 
 
 def test_net_imports_hand_case():

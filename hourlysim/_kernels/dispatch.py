@@ -750,8 +750,11 @@ def dispatch(
 
 
 @kernel
-def dispatch_summary(generation, share, emission_rate, wind, solar):
-    """The province-hour quantities read off a dispatch, in one pass over its outputs.
+def dispatch_summary(
+    generation, share, emission_rate, wind, solar, stored_generation, stored_share
+):
+    """The province-hour quantities read off a dispatch, in one pass over its outputs, and
+    its generation and marginal shares copied into the caller's output arrays on the way.
 
     Parameters
     ----------
@@ -761,6 +764,11 @@ def dispatch_summary(generation, share, emission_rate, wind, solar):
         Emission rate of each source [kg CO2 MWh-1].
     wind, solar : ndarray (province, time)
         Available wind and solar [MWh].
+    stored_generation, stored_share : ndarray (province, source, time)
+        Overwritten with ``generation`` and ``share`` in their own float dtype (float32 rows
+        of the caller's stacked output, say: each value rounded once), in the loops that
+        read them for the sums. A caller that wants no copy passes ``generation`` and
+        ``share`` themselves (each value is then written back as it is).
 
     Returns
     -------
@@ -776,7 +784,8 @@ def dispatch_summary(generation, share, emission_rate, wind, solar):
         Available wind and solar not generated, at least 0 [MWh].
 
     Each sum runs over the sources in order, as numpy's ``rate @ generation`` and
-    ``generation.sum(axis=1)`` do.
+    ``generation.sum(axis=1)`` do: source by source over a province's whole row of hours
+    (the loops over the hours vectorise), every hour starting from the first source's term.
     """
     n_province, n_source, n_time = generation.shape
     emissions = np.empty((n_province, n_time))
@@ -785,18 +794,28 @@ def dispatch_summary(generation, share, emission_rate, wind, solar):
     marginal = np.empty((n_province, n_time))
     curtailment = np.empty((n_province, n_time))
     for p in range(n_province):
+        emitted, generated, margin = emissions[p], total[p], marginal[p]
+        for s in range(n_source):
+            rate = emission_rate[s]
+            produced = generation[p, s]
+            marginal_share = share[p, s]
+            # the copies in the same loops as the sums: each source row is read once
+            if s == 0:
+                for t in range(n_time):
+                    emitted[t] = rate * produced[t]
+                    generated[t] = produced[t]
+                    margin[t] = rate * marginal_share[t]
+                    stored_generation[p, s, t] = produced[t]
+                    stored_share[p, s, t] = marginal_share[t]
+            else:
+                for t in range(n_time):
+                    emitted[t] += rate * produced[t]
+                    generated[t] += produced[t]
+                    margin[t] += rate * marginal_share[t]
+                    stored_generation[p, s, t] = produced[t]
+                    stored_share[p, s, t] = marginal_share[t]
         for t in range(n_time):
-            emitted = emission_rate[0] * generation[p, 0, t]
-            generated = generation[p, 0, t]
-            margin = emission_rate[0] * share[p, 0, t]
-            for s in range(1, n_source):
-                emitted += emission_rate[s] * generation[p, s, t]
-                generated += generation[p, s, t]
-                margin += emission_rate[s] * share[p, s, t]
-            emissions[p, t] = emitted
-            total[p, t] = generated
-            average[p, t] = emitted / generated if generated > 0.0 else 0.0
-            marginal[p, t] = margin
+            average[p, t] = emitted[t] / generated[t] if generated[t] > 0.0 else 0.0
             unused = (wind[p, t] + solar[p, t]) - (generation[p, WIND, t] + generation[p, SOLAR, t])
             curtailment[p, t] = 0.0 if unused < 0.0 else unused  # a NaN stays NaN
     return emissions, total, average, marginal, curtailment
