@@ -451,7 +451,16 @@ def prepare_grid(
 
 #: the variables of :meth:`GridYear.simulate` whose copies :func:`dispatch_summary` writes
 #: into the caller's arrays (its ``out``), in the order of its arguments
-_STORED_AS_SUMMED = ("generation", "marginal_source_share")
+OUT_COPIES = ("generation", "marginal_source_share")
+#: the (province, time) variables of :meth:`GridYear.simulate` written into the caller's
+#: arrays where its ``out`` holds them
+OUT_RESULTS = (
+    "average_intensity",
+    "marginal_intensity",
+    "curtailment",
+    "net_import",
+    "production_emissions",
+)
 
 #: units and long names of the variables of :meth:`GridYear.simulate`
 _ATTRIBUTES = {
@@ -540,11 +549,18 @@ class GridYear:
         caller that traces the same grid itself, as :func:`hourlysim.accounting.account`
         does for its supply shares (and returns the intensity and import fractions).
 
-        ``out`` may hold (province, source, time) arrays of any float dtype under the names
-        ``generation`` and ``marginal_source_share``: copies of those variables are written
-        there as the dispatch is summed (float32 rows of a caller's stacked output, say:
-        each value rounded once, with no pass of its own). The result holds them in float64
-        all the same."""
+        ``out`` may hold the caller's arrays for some of the result's variables (rows of its
+        stacked output, say), so that they are written once and never copied:
+
+        - ``generation`` and ``marginal_source_share``, (province, source, time), any float
+          dtype: copies of those variables, written as the dispatch is summed (float32: each
+          value rounded once, with no pass of its own). The result holds them in float64
+          all the same;
+        - ``average_intensity``, ``marginal_intensity``, ``curtailment``, ``net_import``
+          and ``production_emissions``, (province, time), float64: written there, and the
+          result holds these very arrays.
+
+        Raises ``ValueError`` for an array of another shape (or dtype, for the latter)."""
         codes, n_province = self.provinces, len(self.provinces)
         n_time = len(self.time)
         demand = self.demand.copy()  # the result's own: the plan serves other draws
@@ -589,15 +605,21 @@ class GridYear:
         members = self.pool_members
         all_flow = np.concatenate([flow, to_hub[members], from_hub[members]], axis=0)
 
-        stored = dict(out or {})
-        for name in _STORED_AS_SUMMED:
-            if name not in stored:  # a copy nobody reads (the summary writes one in any case)
-                stored[name] = np.empty(generation.shape, np.float32)
-            elif stored[name].shape != generation.shape:
-                raise ValueError(f"out['{name}'] must have shape {generation.shape}")
+        # the caller's arrays where given (checked), else new ones: float32 scratch for the
+        # copies nobody reads (the summary writes them in any case), float64 results
+        written = dict(out or {})
+        for name in (*OUT_COPIES, *OUT_RESULTS):
+            shape = generation.shape if name in OUT_COPIES else demand.shape
+            if name not in written:
+                written[name] = np.empty(shape, np.float32 if name in OUT_COPIES else float)
+            elif written[name].shape != shape or (
+                name in OUT_RESULTS and written[name].dtype != np.float64
+            ):
+                raise ValueError(f"out['{name}'] must be of shape {shape}")
         emissions_kg, total, average, marginal, curtailment = dispatch_summary(
             generation, share, self.emission_rate, self.wind, self.solar,
-            *(stored[name] for name in _STORED_AS_SUMMED),
+            *(written[name] for name in OUT_COPIES),
+            written["average_intensity"], written["marginal_intensity"], written["curtailment"],
         )  # fmt: skip
         dims = ("province", "time")
         intensity, imported, residual = {}, {}, {}  # the traced variables, if traced
@@ -615,7 +637,10 @@ class GridYear:
             intensity = {"consumption_intensity": (dims, traced[:n_province])}
             imported = {"import_fraction": (dims, import_fraction[:n_province])}
             residual = {"tracing_residual": ("time", tracing_residual)}
-        net_import = net_imports(all_flow, self.edge_from, self.edge_to, self.edge_loss, n_province)
+        net_import = net_imports(
+            all_flow, self.edge_from, self.edge_to, self.edge_loss, written["net_import"]
+        )
+        production_emissions = np.divide(emissions_kg, 1000.0, out=written["production_emissions"])
 
         variables = {
             "demand": (dims, demand),
@@ -625,7 +650,7 @@ class GridYear:
             "unserved": (dims, unserved),
             "surplus": (dims, surplus),
             "net_import": (dims, net_import),
-            "production_emissions": (dims, emissions_kg / 1000.0),
+            "production_emissions": (dims, production_emissions),
             "average_intensity": (dims, average),
             **intensity,
             "marginal_intensity": (dims, marginal),

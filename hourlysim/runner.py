@@ -46,7 +46,7 @@ from .allocator import keep_freed_memory
 from .charging import ChargingPlan, plan_charging
 from .demand import driving_demand
 from .errors import InputError
-from .grid import SOURCES, prepare_grid, report_imbalance
+from .grid import OUT_COPIES, OUT_RESULTS, SOURCES, prepare_grid, report_imbalance
 from .inequality import city_indicators
 from .inputs import InputSet, load_inputs
 from .pathway import check_scenario, check_weather_year, projection_digest, year_inputs
@@ -256,9 +256,10 @@ class YearContext:
             city_province,
             out=(out["charging_load"], out["ev_grid_draw"]),
         )
-        # traced by the accounting; generation and marginal shares also written to out
-        stored_grid = {name: out[name] for name in ("generation", "marginal_source_share")}
-        grid = self.grid_year.simulate(by_province, trace=False, out=stored_grid)
+        # traced by the accounting; its variables in out written there (see simulate)
+        grid = self.grid_year.simulate(
+            by_province, trace=False, out={name: out[name] for name in OUT_COPIES + OUT_RESULTS}
+        )
         accounting = account(
             draw,
             None,
@@ -278,7 +279,8 @@ class YearContext:
             province=city_province,
             grid_region=self.city_region,
         )
-        stored_grid = {name: grid[name].copy(data=values) for name, values in stored_grid.items()}
+        # the copies of generation and marginal shares, labelled as the grid's variables
+        stored_grid = {name: grid[name].copy(data=out[name]) for name in OUT_COPIES}
         return _strategy_pieces(stored_load, stored_draw, grid, accounting, indicators, stored_grid)
 
     def _label(self, data: xr.Dataset) -> xr.Dataset:
@@ -415,6 +417,7 @@ WRITTEN_IN_PLACE = {
     "ev_grid_draw": ("city", "time"),
     "generation": ("province", "source", "time"),
     "marginal_source_share": ("province", "source", "time"),
+    **dict.fromkeys(OUT_RESULTS, ("province", "time")),
 }
 
 #: output variables stored in single precision (the large hourly arrays; the engine computes

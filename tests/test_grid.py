@@ -223,22 +223,28 @@ def test_simulating_without_tracing_leaves_out_only_the_traced_variables(
     xr.testing.assert_identical(untraced, expected)
 
 
-def test_generation_and_marginal_shares_copied_into_the_callers_arrays(grids, shipped_inputs):
+def test_results_written_into_the_callers_arrays(grids, shipped_inputs):
     """``out`` receives the generation and marginal source shares in its arrays' dtype (a
-    float32 copy is the float64 values rounded once); the result is the same with or
-    without it, and an array of the wrong shape is refused."""
+    float32 copy is the float64 values rounded once) and the (province, time) results it
+    names (the result holds those arrays); the result is the same with or without it, and
+    an array of the wrong shape or dtype is refused."""
     _, with_ev, draw = grids["pool"]
     year = prepare_grid(shipped_inputs, TIME, exchange="pool")
     shape = with_ev["generation"].shape
     out = {
         "generation": np.full(shape, np.nan, np.float32),
         "marginal_source_share": np.full(shape, np.nan),
+        "net_import": np.full(with_ev["net_import"].shape, np.nan),
     }
-    xr.testing.assert_identical(year.simulate(draw, out=out), with_ev)
+    result = year.simulate(draw, out=out)
+    xr.testing.assert_identical(result, with_ev)
     np.testing.assert_array_equal(out["generation"], with_ev["generation"].astype(np.float32))
     np.testing.assert_array_equal(out["marginal_source_share"], with_ev["marginal_source_share"])
+    assert result["net_import"].values is out["net_import"]  # the caller's array itself
     with pytest.raises(ValueError, match="shape"):
         year.simulate(draw, out={"generation": np.empty((1, *shape[1:]), np.float32)})
+    with pytest.raises(ValueError, match="shape"):  # a result is written in float64 only
+        year.simulate(draw, out={"net_import": out["net_import"].astype(np.float32)})
 
 
 def test_draw_in_another_province_order_or_a_subset(grids, shipped_inputs):

@@ -613,9 +613,12 @@ def test_dispatch_summary_against_numpy():
     rates = rng.uniform(0, 900, N_SOURCES)
     wind, solar = rng.uniform(0, 60, (2, 4, 30))
     stored = (np.full(generation.shape, np.nan, np.float32), np.full(share.shape, np.nan))
+    results = tuple(np.full((4, 30), np.nan) for _ in range(3))  # average, marginal, curtailment
     emissions, total, average, marginal, curtailment = dispatch_summary(
-        generation, share, rates, wind, solar, *stored
+        generation, share, rates, wind, solar, *stored, *results
     )
+    for mine, passed in zip((average, marginal, curtailment), results, strict=True):
+        assert mine is passed  # the caller's arrays themselves
     # the copies, in the dtype they are given: float32 rounded once, float64 as it is
     np.testing.assert_array_equal(stored[0], generation.astype(np.float32))
     np.testing.assert_array_equal(stored[1], share)
@@ -632,7 +635,9 @@ def test_dispatch_summary_against_numpy():
     assert (curtailment == 0.0).any() and (curtailment > 0.0).any()
     # a NaN in the available wind stays NaN (no silent zero)
     wind[1, 7] = np.nan
-    assert np.isnan(dispatch_summary(generation, share, rates, wind, solar, *stored)[4][1, 7])
+    assert np.isnan(
+        dispatch_summary(generation, share, rates, wind, solar, *stored, *results)[4][1, 7]
+    )
 
 
 def test_net_imports_hand_case():
@@ -642,5 +647,7 @@ def test_net_imports_hand_case():
     edge_from = np.array([0, 1, 2])
     edge_to = np.array([1, 2, 0])
     loss = np.array([0.1, 0.0, 0.0])
-    net = net_imports(flow, edge_from, edge_to, loss, 2)
+    out = np.full((2, 2), np.nan)  # overwritten, not added to
+    net = net_imports(flow, edge_from, edge_to, loss, out)
+    assert net is out
     np.testing.assert_allclose(net, [[-10.0 + 3.0, 2.0], [9.0 - 4.0, -1.0]])

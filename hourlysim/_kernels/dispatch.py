@@ -751,7 +751,16 @@ def dispatch(
 
 @kernel
 def dispatch_summary(
-    generation, share, emission_rate, wind, solar, stored_generation, stored_share
+    generation,
+    share,
+    emission_rate,
+    wind,
+    solar,
+    stored_generation,
+    stored_share,
+    average,
+    marginal,
+    curtailment,
 ):
     """The province-hour quantities read off a dispatch, in one pass over its outputs, and
     its generation and marginal shares copied into the caller's output arrays on the way.
@@ -769,6 +778,9 @@ def dispatch_summary(
         of the caller's stacked output, say: each value rounded once), in the loops that
         read them for the sums. A caller that wants no copy passes ``generation`` and
         ``share`` themselves (each value is then written back as it is).
+    average, marginal, curtailment : ndarray (province, time)
+        Overwritten with the results of those names (below): the caller's arrays (rows of
+        its stacked output, say), so they are not copied afterwards.
 
     Returns
     -------
@@ -790,9 +802,6 @@ def dispatch_summary(
     n_province, n_source, n_time = generation.shape
     emissions = np.empty((n_province, n_time))
     total = np.empty((n_province, n_time))
-    average = np.empty((n_province, n_time))
-    marginal = np.empty((n_province, n_time))
-    curtailment = np.empty((n_province, n_time))
     for p in range(n_province):
         emitted, generated, margin = emissions[p], total[p], marginal[p]
         for s in range(n_source):
@@ -822,14 +831,16 @@ def dispatch_summary(
 
 
 @kernel
-def net_imports(flow, edge_from, edge_to, edge_loss, n_province):
+def net_imports(flow, edge_from, edge_to, edge_loss, net):
     """Energy each province receives minus what it sends, every hour [MWh].
 
     ``flow`` (edge, time) is the energy sent on each edge [MWh]; the receiver gets
-    ``1 - edge_loss`` of it. Edge ends at or after ``n_province`` (hubs) are not counted.
+    ``1 - edge_loss`` of it. ``net`` (province, time) is overwritten with the result (the
+    caller's array) and returned; edge ends at or after its number of rows (hubs) are not
+    counted.
     """
-    n_time = flow.shape[1]
-    net = np.zeros((n_province, n_time))
+    n_province, n_time = net.shape
+    net[:, :] = 0.0
     for k in range(flow.shape[0]):
         sender = edge_from[k]
         receiver = edge_to[k]
