@@ -118,8 +118,8 @@ def ev_grid_draw_by_province(
         ``draw`` summed by province [MWh]. Nothing is skipped: a NaN value makes its
         province's sums NaN, which the grid then refuses.
     stored_load, stored_draw : xr.DataArray (city, time)
-        The load and the draw on ``out``, labelled and named as ``charging_load`` and
-        ``draw`` [MWh].
+        The load and the draw on ``out``, with the names and attributes of
+        ``charging_load`` and ``draw`` [MWh].
 
     Raises
     ------

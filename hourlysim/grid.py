@@ -610,12 +610,18 @@ class GridYear:
         written = dict(out or {})
         for name in (*OUT_COPIES, *OUT_RESULTS):
             shape = generation.shape if name in OUT_COPIES else demand.shape
+            dtype = "a float dtype" if name in OUT_COPIES else "float64"
             if name not in written:
                 written[name] = np.empty(shape, np.float32 if name in OUT_COPIES else float)
             elif written[name].shape != shape or (
-                name in OUT_RESULTS and written[name].dtype != np.float64
+                written[name].dtype != np.float64
+                if name in OUT_RESULTS
+                else written[name].dtype.kind != "f"
             ):
-                raise ValueError(f"out['{name}'] must be of shape {shape}")
+                raise ValueError(
+                    f"out['{name}'] must be of shape {shape} and {dtype}, "
+                    f"not {written[name].shape} {written[name].dtype}"
+                )
         emissions_kg, total, average, marginal, curtailment = dispatch_summary(
             generation, share, self.emission_rate, self.wind, self.solar,
             *(written[name] for name in OUT_COPIES),

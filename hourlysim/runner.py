@@ -214,7 +214,7 @@ class YearContext:
         return self._label(data.expand_dims(strategy=[strategy]))
 
     def output_arrays(self, n_strategy: int | None = None) -> dict[str, np.ndarray]:
-        """Empty arrays for the city-hour outputs that a strategy's stages write in place
+        """Empty arrays for the outputs that a strategy's stages write in place
         (:data:`WRITTEN_IN_PLACE`), of one strategy or of ``n_strategy`` strategies
         stacked, in their output precision (float32 where :data:`SINGLE_PRECISION` lists
         them)."""
@@ -242,11 +242,12 @@ class YearContext:
 
         ``out`` (:meth:`output_arrays` of one strategy, or one strategy's rows of the
         stacked arrays) is where the stages write those variables (the charging load and
-        draw by :func:`hourlysim.accounting.ev_grid_draw_by_province`, the generation and
-        marginal source shares by :meth:`hourlysim.grid.GridYear.simulate`, the hourly EV
-        emissions by :func:`hourlysim.accounting.account`): the caller's output, so that
-        the largest variables are written once, in their output precision, and never
-        copied. New arrays when absent."""
+        draw by :func:`hourlysim.accounting.ev_grid_draw_by_province`; the generation,
+        marginal source shares and five province-hour results by
+        :meth:`hourlysim.grid.GridYear.simulate`; the hourly EV emissions by
+        :func:`hourlysim.accounting.account`): the caller's output, so that they are
+        written once, in their output precision, and never copied. New arrays when
+        absent."""
         inputs, cities = self.inputs, self.inputs.cities
         city_province = cities["city_province"]
         out = self.output_arrays() if out is None else out
@@ -360,7 +361,7 @@ def stack_strategies(
     tell = tell or (lambda message: None)
     stacked: dict[str, tuple] = {}
     layout = None
-    # the stages write each strategy's city-hour outputs straight into its rows
+    # the stages write each strategy's WRITTEN_IN_PLACE outputs straight into its rows
     written = context.output_arrays(len(strategies))
     for position, strategy in enumerate(strategies):
         pieces = context.strategy_pieces(

@@ -64,6 +64,23 @@ def _reference(generation, emissions, flows, losses):
     return result
 
 
+def _trace_one_hour(generation, edge_from, edge_to, flow, loss, hour, rhs, solution, space):
+    """``trace_hour`` of one hour of (hour, node) generation and (edge, hour) flows and
+    losses, into ``solution`` (no acyclic check); returns the solve's status."""
+    _, status, _ = trace_hour(
+        np.ascontiguousarray(generation[hour]),
+        edge_from,
+        edge_to,
+        np.ascontiguousarray(flow[:, hour]),
+        np.ascontiguousarray(loss[:, hour]),
+        rhs,
+        solution,
+        space,
+        False,
+    )
+    return status
+
+
 def _conservation_terms(generation, flows, losses, intensity):
     received = flows * (1.0 - losses)
     consumed = generation + received.sum(axis=1) - flows.sum(axis=2)
@@ -209,16 +226,8 @@ def test_supply_shares_with_the_intensity_as_one_more_column():
         for hour in range(generation.shape[0]):
             rhs[:, :n_node] = np.diag(generation[hour])
             rhs[:, n_node] = emissions[hour]
-            _, status, _ = trace_hour(
-                np.ascontiguousarray(generation[hour]),
-                edge_from,
-                edge_to,
-                np.ascontiguousarray(flow[:, hour]),
-                np.ascontiguousarray(loss[:, hour]),
-                rhs,
-                solution,
-                space,
-                False,
+            status = _trace_one_hour(
+                generation, edge_from, edge_to, flow, loss, hour, rhs, solution, space
             )
             statuses.add(int(status))
             np.testing.assert_allclose(solution[:, :n_node], dense[hour], rtol=1e-12, atol=1e-15)
@@ -251,16 +260,8 @@ def test_loop_free_hours_are_solved_in_order_on_any_network_size(n_node):
     reference = _reference(generation, emissions, flows, losses)
     for hour in range(n_hour):
         rhs[:, 0] = emissions[hour]
-        _, status, _ = trace_hour(
-            np.ascontiguousarray(generation[hour]),
-            edge_from,
-            edge_to,
-            np.ascontiguousarray(flow[:, hour]),
-            np.ascontiguousarray(loss[:, hour]),
-            rhs,
-            solution,
-            space,
-            False,
+        status = _trace_one_hour(
+            generation, edge_from, edge_to, flow, loss, hour, rhs, solution, space
         )
         assert status == (SOLVED_DENSE if hour == n_hour - 1 else SOLVED_ACYCLIC)
         np.testing.assert_allclose(solution[:, 0], reference[hour], rtol=1e-9, atol=1e-9)

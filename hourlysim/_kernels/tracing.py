@@ -49,6 +49,27 @@ SINGULAR_PIVOT = 1e-12
 SOLVED_ACYCLIC, SOLVED_DENSE, SOLVED_LEAST_SQUARES = 0, 1, 2
 
 
+@kernel(inline=True)
+def _workspace_regions(n, n_edge, iwork):
+    """The regions of the solver's integer scratch space (``iwork`` of
+    :func:`network_workspace`, ``6 n + 2 n_edge + 2`` entries) for ``n`` nodes and ``n_edge``
+    active edges: ``in_start`` (n + 1), ``out_start`` (n + 1), ``in_edge`` (n_edge),
+    ``out_edge`` (n_edge), ``waiting`` (n), ``order`` (n), and two more of ``n`` each for
+    a pass's own use (supplier bitmasks and the search stack of the ordering; the peeling
+    counts and the dense core of a loop hour)."""
+    start = 2 * n + 2 + 2 * n_edge
+    return (
+        iwork[: n + 1],
+        iwork[n + 1 : 2 * n + 2],
+        iwork[2 * n + 2 : 2 * n + 2 + n_edge],
+        iwork[2 * n + 2 + n_edge : start],
+        iwork[start : start + n],
+        iwork[start + n : start + 2 * n],
+        iwork[start + 2 * n : start + 3 * n],
+        iwork[start + 3 * n : start + 4 * n],
+    )
+
+
 @kernel
 def _solving_order(n, source, target, iwork):
     """Edge lists of each node and the order in which substitution can solve the nodes.
@@ -83,10 +104,7 @@ def _solving_order(n, source, target, iwork):
         have no loop).
     """
     n_edge = source.size
-    in_start = iwork[: n + 1]
-    in_edge = iwork[2 * n + 2 : 2 * n + 2 + n_edge]
-    waiting = iwork[2 * n + 2 + 2 * n_edge : 3 * n + 2 + 2 * n_edge]
-    order = iwork[3 * n + 2 + 2 * n_edge : 4 * n + 2 + 2 * n_edge]
+    in_start, _, in_edge, _, waiting, order, supplier, stack = _workspace_regions(n, n_edge, iwork)
     in_start[:] = 0
     for k in range(n_edge):
         in_start[target[k] + 1] += 1
@@ -95,7 +113,6 @@ def _solving_order(n, source, target, iwork):
         in_start[j + 1] += in_start[j]
     # bit i of supplier[j]: an edge i -> j (for the depth-first search)
     bitmasks = n <= 64
-    supplier = iwork[4 * n + 2 + 2 * n_edge : 5 * n + 2 + 2 * n_edge]
     supplier[:] = 0
     for k in range(n_edge):
         j = target[k]
@@ -105,7 +122,6 @@ def _solving_order(n, source, target, iwork):
             supplier[j] |= 1 << source[k]
     tail = -1
     if bitmasks:
-        stack = iwork[5 * n + 2 + 2 * n_edge : 6 * n + 2 + 2 * n_edge]
         tail = _depth_first_order(n, supplier, stack, order)
     if tail < 0:
         tail = _kahn_order(n, source, target, iwork)
@@ -164,11 +180,7 @@ def _kahn_order(n, source, target, iwork):
         ``tail``, as :func:`_solving_order`.
     """
     n_edge = source.size
-    in_start = iwork[: n + 1]
-    out_start = iwork[n + 1 : 2 * n + 2]
-    out_edge = iwork[2 * n + 2 + n_edge : 2 * n + 2 + 2 * n_edge]
-    waiting = iwork[2 * n + 2 + 2 * n_edge : 3 * n + 2 + 2 * n_edge]
-    order = iwork[3 * n + 2 + 2 * n_edge : 4 * n + 2 + 2 * n_edge]
+    in_start, out_start, _, out_edge, waiting, order, _, _ = _workspace_regions(n, n_edge, iwork)
     out_start[:] = 0
     for k in range(n_edge):
         out_start[source[k] + 1] += 1
@@ -243,19 +255,15 @@ def solve_hour(total, rhs, source, target, received, solution, work, iwork, chec
     m = rhs.shape[1]
     n_edge = source.size
     tail = _solving_order(n, source, target, iwork)
-    in_start = iwork[: n + 1]
-    out_start = iwork[n + 1 : 2 * n + 2]
-    in_edge = iwork[2 * n + 2 : 2 * n + 2 + n_edge]
-    out_edge = iwork[2 * n + 2 + n_edge : 2 * n + 2 + 2 * n_edge]
-    waiting = iwork[2 * n + 2 + 2 * n_edge : 3 * n + 2 + 2 * n_edge]
-    order = iwork[3 * n + 2 + 2 * n_edge : 4 * n + 2 + 2 * n_edge]  # solving order
+    in_start, out_start, in_edge, out_edge, waiting, order, feeding, core = _workspace_regions(
+        n, n_edge, iwork
+    )  # order: the solving order
     _substitute(order[:tail], total, rhs, source, received, in_start, in_edge, solution)
     status = SOLVED_ACYCLIC
     if tail < n:
         # peel off, from the sinks up, the unsolved nodes that only feed unsolved nodes
         # downstream: what is left (the loops and what lies between them) is solved densely,
         # then the peeled nodes by substitution in reverse peeling order
-        feeding = iwork[4 * n + 2 + 2 * n_edge : 5 * n + 2 + 2 * n_edge]
         peeled = tail
         for j in range(n):
             feeding[j] = 0
@@ -278,7 +286,6 @@ def solve_hour(total, rhs, source, target, received, solution, work, iwork, chec
                     if feeding[i] == 0:
                         order[peeled] = i
                         peeled += 1
-        core = iwork[5 * n + 2 + 2 * n_edge : 6 * n + 2 + 2 * n_edge]
         status = _dense_solve(
             total, rhs, source, received, solution, work, in_start, in_edge, waiting, core
         )
