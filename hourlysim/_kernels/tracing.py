@@ -70,6 +70,19 @@ def _workspace_regions(n, n_edge, iwork):
     )
 
 
+@kernel(inline=True)
+def _list_starts(ends, start, count):
+    """Where each node's compressed list of edges begins: ``start[j]:start[j + 1]`` for the
+    edges ``k`` with ``ends[k] == j`` (``start`` (node + 1,)), and ``count[j]`` their number
+    (node,), from which the caller fills the lists (counting each node down to 0)."""
+    start[:] = 0
+    for k in range(ends.size):
+        start[ends[k] + 1] += 1
+    for j in range(count.size):
+        count[j] = start[j + 1]
+        start[j + 1] += start[j]
+
+
 @kernel
 def _solving_order(n, source, target, iwork):
     """Edge lists of each node and the order in which substitution can solve the nodes.
@@ -105,12 +118,7 @@ def _solving_order(n, source, target, iwork):
     """
     n_edge = source.size
     in_start, _, in_edge, _, waiting, order, supplier, stack = _workspace_regions(n, n_edge, iwork)
-    in_start[:] = 0
-    for k in range(n_edge):
-        in_start[target[k] + 1] += 1
-    for j in range(n):
-        waiting[j] = in_start[j + 1]
-        in_start[j + 1] += in_start[j]
+    _list_starts(target, in_start, waiting)
     # bit i of supplier[j]: an edge i -> j (for the depth-first search)
     bitmasks = n <= 64
     supplier[:] = 0
@@ -181,13 +189,7 @@ def _kahn_order(n, source, target, iwork):
     """
     n_edge = source.size
     in_start, out_start, _, out_edge, waiting, order, _, _ = _workspace_regions(n, n_edge, iwork)
-    out_start[:] = 0
-    for k in range(n_edge):
-        out_start[source[k] + 1] += 1
-    for j in range(n):
-        out_start[j + 1] += out_start[j]
-    for j in range(n):
-        order[j] = out_start[j + 1] - out_start[j]
+    _list_starts(source, out_start, order)
     for k in range(n_edge):
         i = source[k]
         out_edge[out_start[i + 1] - order[i]] = k
