@@ -855,7 +855,7 @@ def targets(rows: list[dict]) -> list[dict]:
 #: (label, file, function) of the pieces of a scenario-year, for the profile's breakdown
 PROFILE_PIECES = (
     ("YearContext: temperature", "runner.py", "city_temperature"),
-    ("demand", "demand.py", "driving_demand"),
+    ("demand", "demand.py", "year_demand"),
     ("grid: EV-independent inputs prepared once", "grid.py", "prepare_grid"),
     ("grid: without EVs + one per strategy", "grid.py", "simulate"),
     ("  dispatch kernel", "dispatch.py", "dispatch"),

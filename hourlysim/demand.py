@@ -88,34 +88,8 @@ def driving_demand(
         [MWh], ``ev_kwh_per_km`` (city, time) [kWh km-1], ``gasoline_litres``
         (segment, city, time) [L], ``ev_fleet`` (segment, city) [vehicle].
     """
-    overrides = parameters or {}
-
-    def p(name):
-        return inputs.parameter(name, overrides)
-
-    vehicles = ev_fleet(inputs, ev_share).assign_coords(city=temperature["city"].values)
-    segments = inputs.vehicles
-    day_type = (day_of_week(year) >= 5).astype(np.int64)
-    km_per_day = np.stack(
-        [segments["km_per_day_weekday"].values, segments["km_per_day_weekend"].values], axis=1
-    ).astype(float)
-    profile = segments["driving_profile"].transpose("day_type", "hour_of_day").values
-    per_vehicle_km = xr.DataArray(
-        np.stack([km_per_vehicle_hour(km, profile, day_type) for km in km_per_day]),
-        dims=("segment", "time"),
-        coords={"segment": vehicles["segment"].values, "time": temperature["time"].values},
-    )
-    ev = (
-        p("ev_cold_threshold"),
-        p("ev_cold_coefficient"),
-        p("ev_hot_threshold"),
-        p("ev_hot_coefficient"),
-    )
-    kwh_per_km_neutral = p("ev_kwh_per_km_rated") * p("ev_real_world_factor")
-    gasoline = (
-        p("gasoline_l_per_100km") / 100.0,
-        p("gasoline_cold_threshold"),
-        p("gasoline_cold_coefficient"),
+    vehicles, per_vehicle_km, ev_law, gasoline = _demand_arguments(
+        inputs, temperature, year, ev_share, parameters
     )
     # one pass over the city-hours for the three (segment, city, time) arrays
     driving_km, battery_energy, gasoline_litres = xr.apply_ufunc(
@@ -123,8 +97,7 @@ def driving_demand(
         vehicles.astype(float).transpose("segment", "city"),
         per_vehicle_km,
         temperature,
-        kwh_per_km_neutral,
-        *ev,
+        *ev_law,
         *gasoline,
         input_core_dims=[[], ["time"], ["time"]] + [[]] * 8,
         output_core_dims=[["time"]] * 3,
@@ -136,8 +109,7 @@ def driving_demand(
     kwh_per_km = xr.apply_ufunc(
         _kwh_per_km,
         temperature,
-        kwh_per_km_neutral,
-        *ev,
+        *ev_law,
         dask="parallelized",
         output_dtypes=[float],
         keep_attrs=False,
@@ -161,6 +133,110 @@ def driving_demand(
     for name, unit in units.items():
         result[name].attrs["units"] = unit
     return result.transpose("segment", "city", "time")
+
+
+def year_demand(
+    inputs: InputSet, temperature: xr.DataArray, year: int, parameters: dict | None = None
+) -> xr.Dataset:
+    """What one scenario-year uses of :func:`driving_demand`, in one pass over the
+    city-hours (eager: numpy arrays, no dask).
+
+    The same values as :func:`driving_demand`'s, in the form the year keeps them: the
+    distance already in its output precision, the gasoline already summed over the segments,
+    and no ``ev_kwh_per_km`` (nothing in a scenario-year reads it). Writing them so spares
+    a scenario-year two (segment, city, time) float64 arrays and the passes that rounded and
+    summed them.
+
+    Parameters
+    ----------
+    inputs, temperature, year, parameters
+        As for :func:`driving_demand` (the input set's own EV shares).
+
+    Returns
+    -------
+    xr.Dataset
+        ``driving_km`` (segment, city, time) [km] in float32 (each value rounded once);
+        ``battery_energy`` (segment, city, time) [MWh]; ``gasoline_litres`` (city, time) [L],
+        summed over the segments as ``driving_demand(...)["gasoline_litres"].sum("segment")``
+        sums them; ``ev_fleet`` (segment, city) [vehicle].
+    """
+    vehicles, per_vehicle_km, ev_law, gasoline = _demand_arguments(
+        inputs, temperature, year, None, parameters
+    )
+    temperature = temperature.transpose("city", "time")
+    shape = (vehicles.sizes["segment"], *temperature.shape)
+    driving_km = np.empty(shape, np.float32)
+    battery_energy = np.empty(shape)
+    gasoline_litres = np.empty((1, *temperature.shape))
+    hourly_demand(
+        np.ascontiguousarray(vehicles.transpose("segment", "city").values, dtype=np.float64),
+        np.ascontiguousarray(per_vehicle_km.transpose("segment", "time").values[:, None, :]),
+        np.ascontiguousarray(temperature.values, dtype=np.float64),
+        *ev_law,
+        *gasoline,
+        driving_km,
+        battery_energy,
+        gasoline_litres,
+    )
+    by_segment = ("segment", "city", "time")
+    return xr.Dataset(
+        {
+            "driving_km": (by_segment, driving_km, {"units": "km"}),
+            "battery_energy": (by_segment, battery_energy, {"units": "MWh"}),
+            "gasoline_litres": (("city", "time"), gasoline_litres[0], {"units": "L"}),
+            "ev_fleet": vehicles.assign_attrs(units="vehicle"),
+        },
+        coords={"time": temperature.get_index("time")},
+    )
+
+
+def _demand_arguments(inputs, temperature, year, ev_share, parameters):
+    """The fleet and the laws of :func:`hourly_demand`, as :func:`driving_demand` and
+    :func:`year_demand` pass them.
+
+    Returns
+    -------
+    vehicles : xr.DataArray (segment, city)
+        :func:`ev_fleet` on ``temperature``'s cities [vehicle].
+    per_vehicle_km : xr.DataArray (segment, time)
+        Distance one vehicle of each segment drives in each hour step [km].
+    ev_law : tuple of float
+        EV energy use at a neutral temperature [kWh km-1], then its cold threshold [degC]
+        and coefficient [K-1] and hot threshold and coefficient.
+    gasoline : tuple of float
+        Gasoline use at a neutral temperature [L km-1], its cold threshold [degC] and
+        coefficient [K-1].
+    """
+    overrides = parameters or {}
+
+    def p(name):
+        return inputs.parameter(name, overrides)
+
+    vehicles = ev_fleet(inputs, ev_share).assign_coords(city=temperature["city"].values)
+    segments = inputs.vehicles
+    day_type = (day_of_week(year) >= 5).astype(np.int64)
+    km_per_day = np.stack(
+        [segments["km_per_day_weekday"].values, segments["km_per_day_weekend"].values], axis=1
+    ).astype(float)
+    profile = segments["driving_profile"].transpose("day_type", "hour_of_day").values
+    per_vehicle_km = xr.DataArray(
+        np.stack([km_per_vehicle_hour(km, profile, day_type) for km in km_per_day]),
+        dims=("segment", "time"),
+        coords={"segment": vehicles["segment"].values, "time": temperature["time"].values},
+    )
+    ev_law = (
+        p("ev_kwh_per_km_rated") * p("ev_real_world_factor"),
+        p("ev_cold_threshold"),
+        p("ev_cold_coefficient"),
+        p("ev_hot_threshold"),
+        p("ev_hot_coefficient"),
+    )
+    gasoline = (
+        p("gasoline_l_per_100km") / 100.0,
+        p("gasoline_cold_threshold"),
+        p("gasoline_cold_coefficient"),
+    )
+    return vehicles, per_vehicle_km, ev_law, gasoline
 
 
 def _hourly_demand(vehicles, per_vehicle_km, temperature, *parameters):

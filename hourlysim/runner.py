@@ -44,7 +44,7 @@ from .accounting import (
 )
 from .allocator import keep_freed_memory
 from .charging import ChargingPlan, plan_charging
-from .demand import driving_demand
+from .demand import year_demand
 from .errors import InputError
 from .grid import OUT_COPIES, OUT_RESULTS, SOURCES, prepare_grid, report_imbalance
 from .inequality import city_indicators
@@ -114,11 +114,10 @@ class YearContext:
         self.overrides = dict(scenario.parameters)
         self.time = model_time(year)
         self.temperature = city_temperature(inputs, scenario, year, self.time)
-        self.demand = driving_demand(
-            inputs, self.temperature, year, ev_share=None, parameters=self.overrides
-        )
+        # the distance in its output precision and the litres summed over the segments
+        self.demand = year_demand(inputs, self.temperature, year, parameters=self.overrides)
         # strategy-independent sums, once per year (NaN propagates: no silent zeros)
-        self.gasoline_litres = self.demand["gasoline_litres"].sum("segment", skipna=False)
+        self.gasoline_litres = self.demand["gasoline_litres"]
         self.ev_fleet = self.demand["ev_fleet"].sum("segment", skipna=False)
         self.city_weight = city_weights(inputs, inputs.cities, year)
         self.counterfactual = gasoline_counterfactual(self.gasoline_litres, inputs, self.overrides)
@@ -148,7 +147,7 @@ class YearContext:
         return xr.Dataset(
             {
                 "temperature": self.temperature.astype(np.float32),
-                "driving_km": demand["driving_km"].astype(np.float32),
+                "driving_km": demand["driving_km"],  # float32 already (year_demand)
                 "battery_energy": demand["battery_energy"].astype(np.float32),
                 **{
                     name: self.counterfactual[name].astype(np.float32)

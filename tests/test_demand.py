@@ -91,3 +91,36 @@ def test_demand_is_lazy_over_city_chunks(shipped_inputs):
     lazy = driving_demand(sub, temperature.chunk(city=2), 2020)
     assert lazy["battery_energy"].chunks is not None
     xr.testing.assert_allclose(lazy["battery_energy"].compute(), eager["battery_energy"])
+
+
+def test_year_demand_is_driving_demand_in_output_form(shipped_inputs):
+    """``year_demand`` gives ``driving_demand``'s values: the km rounded once to float32, the
+    litres summed over the segments as xarray sums them, the battery energy and the fleet
+    unchanged (value for value, attributes included)."""
+    import xarray as xr
+
+    from hourlysim.demand import driving_demand, year_demand
+    from hourlysim.timeaxis import model_time
+
+    city = shipped_inputs.cities["city"].values[:4]
+    sub = shipped_inputs.__class__(
+        **{**shipped_inputs.__dict__, "cities": shipped_inputs.cities.sel(city=city)}
+    )
+    time = model_time(2022)
+    # cold, mild and hot hours, so that every branch of both temperature laws is taken
+    temperature = xr.DataArray(
+        np.linspace(-25.0, 40.0, 4 * time.size).reshape(4, -1),
+        dims=("city", "time"),
+        coords={"city": city, "time": time},
+    )
+    overrides = {"gasoline_cold_coefficient": 0.01}
+    full = driving_demand(sub, temperature, 2022, parameters=overrides)
+    year = year_demand(sub, temperature, 2022, parameters=overrides)
+    assert year["driving_km"].dtype == np.float32
+    xr.testing.assert_identical(year["driving_km"], full["driving_km"].astype(np.float32))
+    xr.testing.assert_identical(year["battery_energy"], full["battery_energy"])
+    xr.testing.assert_identical(
+        year["gasoline_litres"], full["gasoline_litres"].sum("segment", skipna=False)
+    )
+    xr.testing.assert_identical(year["ev_fleet"], full["ev_fleet"])
+    assert "ev_kwh_per_km" not in year

@@ -165,13 +165,18 @@ def hourly_demand(
         Gasoline use at a neutral temperature [L km-1].
     gasoline_cold_threshold, gasoline_cold_coefficient : float
         Cold penalty of gasoline use (no hot penalty).
-    driving_km, battery_energy, gasoline_litres : ndarray (segment, city, time)
-        Receive the distance driven [km], the energy drawn from EV batteries [MWh] and the
-        gasoline the same distance would burn [L] (allocated by the caller, see
-        :func:`scaled_temperature_factor`).
+    driving_km, battery_energy : ndarray (segment, city, time)
+        Receive the distance driven [km] and the energy drawn from EV batteries [MWh]
+        (allocated by the caller, see :func:`scaled_temperature_factor`). ``driving_km``
+        may be of any float dtype (a float32 output array, say: each value rounded once).
+    gasoline_litres : ndarray (segment, city, time) or (1, city, time)
+        Receives the gasoline the same distance would burn [L], per segment; or, with one
+        row, summed over the segments in segment order (the sum ``numpy`` takes over the
+        segment axis, value for value).
     """
     n_segment, n_city = vehicles.shape
     n_time = temperature.shape[1]
+    summed = gasoline_litres.shape[0] == 1 and n_segment > 1
     kwh = np.empty(n_time)
     lpk = np.empty(n_time)
     for c in range(n_city):
@@ -192,12 +197,14 @@ def hourly_demand(
             per_hour = per_vehicle_km[s, 0]
             km_row = driving_km[s, c]
             battery_row = battery_energy[s, c]
-            litres_row = gasoline_litres[s, c]
+            litres_row = gasoline_litres[0 if summed else s, c]
+            add = summed and s > 0  # to the segments before it
             for h in range(n_time):
                 k = v * per_hour[h]
                 km_row[h] = k
                 battery_row[h] = k * kwh[h] / 1000.0
-                litres_row[h] = k * lpk[h]
+                litres = k * lpk[h]
+                litres_row[h] = litres_row[h] + litres if add else litres
 
 
 @kernel
