@@ -712,12 +712,17 @@ def report_imbalance(grid: xr.Dataset, label: str = "") -> None:
     label : str
         Prefix of the log message (e.g. the year).
     """
-    annual = grid["load"].sum("time")
+
+    # on the variables' arrays: a DataArray per sum cost more than the sums (once a year)
+    def annual(name):
+        return np.nansum(grid.variables[name].transpose("province", "time").values, axis=1)
+
+    load = annual("load")
     for name in ("unserved", "surplus"):
-        share = grid[name].sum("time") / annual
+        share = annual(name) / load
         notable = [
             f"{c} {100 * float(s):.1f}%"
-            for c, s in zip(grid["province"].values, share.values, strict=True)
+            for c, s in zip(grid["province"].values, share, strict=True)
             if s > REPORT_SHARE
         ]
         if notable:

@@ -315,3 +315,32 @@ def test_calibration_against_mee_2022(grids, shipped_inputs):
 def test_fraction_parameters_out_of_range(shipped_inputs, name, value):
     with pytest.raises(InputError, match=rf"parameters\.csv.*{name} must be in"):
         simulate_grid(shipped_inputs, TIME, parameters={name: value})
+
+
+def test_report_imbalance_names_notable_provinces(caplog):
+    """Unserved and unabsorbed energy above 0.1% of a province's annual load are logged with
+    the province and its share; smaller ones are not; a NaN hour is skipped, not spread."""
+    import logging
+
+    from hourlysim.grid import report_imbalance
+
+    load = np.full((3, 4), 100.0)  # 400 MWh a year in each province
+    unserved = np.zeros((3, 4))
+    unserved[1, 0] = 4.0  # 1.0% in B
+    unserved[2, 3] = 0.2  # 0.05% in C: below the threshold
+    surplus = np.zeros((3, 4))
+    surplus[0, 1:3] = [0.6, np.nan]  # 0.15% in A, its NaN hour skipped
+    grid = xr.Dataset(
+        {
+            name: (("time", "province"), values.T)  # not in (province, time) order
+            for name, values in (("load", load), ("unserved", unserved), ("surplus", surplus))
+        },
+        coords={"province": ["A", "B", "C"]},
+    )
+    with caplog.at_level(logging.WARNING, logger="hourlysim.grid"):
+        report_imbalance(grid, "2030: ")
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == [
+        "2030: unserved energy as share of annual load: B 1.0%",
+        "2030: surplus energy as share of annual load: A 0.1%",
+    ]
