@@ -426,12 +426,15 @@ def _attribution_arguments(draw, grid, base_grid, inputs, city_weight) -> tuple:
     total_draw = annual.sum()
     annual_share = annual / total_draw if total_draw > 0 else np.zeros_like(annual)
     emissions = _on_nodes(grid["production_emissions"], n_node)
+    # the grid's own sum over the sources where it reports it (a grid built otherwise, say
+    # by hand, is summed here: the same sums, source by source)
+    total = "total_generation" if "total_generation" in grid.data_vars else "generation"
     arguments = (
         values,
         city_node,
         _on_cities(city_weight, city).values,
         annual_share,
-        _on_nodes(grid["generation"], n_node),
+        _on_nodes(grid[total], n_node),
         emissions,
         emissions - _on_nodes(base_grid["production_emissions"], n_node),
         edge_from,

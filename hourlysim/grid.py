@@ -270,8 +270,9 @@ def simulate_grid(
     Returns
     -------
     xr.Dataset
-        ``demand``, ``load``, ``generation`` (province, source, time), ``curtailment``,
-        ``unserved``, ``surplus``, ``net_import``, ``production_emissions``,
+        ``demand``, ``load``, ``generation`` (province, source, time) and its sum over the
+        sources ``total_generation``, ``curtailment``, ``unserved``, ``surplus``,
+        ``net_import``, ``production_emissions``,
         ``average_intensity``, ``consumption_intensity``, ``marginal_intensity``,
         ``marginal_source_share`` (province, source, time), ``import_fraction``,
         ``tracing_residual`` (time) and ``flow`` (corridor, time) with the ``corridor``
@@ -467,6 +468,7 @@ _ATTRIBUTES = {
     "demand": {"units": "MWh", "long_name": "provincial demand without EVs"},
     "load": {"units": "MWh", "long_name": "demand served in the province, EVs included"},
     "generation": {"units": "MWh"},
+    "total_generation": {"units": "MWh", "long_name": "generation of all sources"},
     "curtailment": {"units": "MWh"},
     "unserved": {"units": "MWh"},
     "surplus": {"units": "MWh", "long_name": "must-run and imported energy not absorbed"},
@@ -652,6 +654,7 @@ class GridYear:
             "demand": (dims, demand),
             "load": (dims, load),
             "generation": (("province", "source", "time"), generation),
+            "total_generation": (dims, total),  # summed anyway (for average_intensity)
             "curtailment": (dims, curtailment),
             "unserved": (dims, unserved),
             "surplus": (dims, surplus),

@@ -179,8 +179,15 @@ def test_marginal_shares(grids, shipped_inputs, mode):
 
 def test_declared_variables_and_coordinates(grids):
     grid = grids["pool"][0]
-    # load and tracing_residual are diagnostics of the stage, not cube variables
-    annotated = annotate(grid.drop_vars(["load", "tracing_residual"]))
+    # load, total_generation and tracing_residual are the stage's own (diagnostics, and the
+    # sum the accounting reads), not cube variables
+    annotated = annotate(grid.drop_vars(["load", "total_generation", "tracing_residual"]))
+    # value for value numpy's sum over the sources (what the accounting summed before)
+    np.testing.assert_array_equal(
+        grid["total_generation"].transpose("province", "time").values,
+        grid["generation"].transpose("province", "source", "time").values.sum(axis=1),
+    )
+    assert grid["total_generation"].attrs["units"] == "MWh"
     assert annotated["marginal_source_share"].attrs["units"] == "1"
     assert {"from_node", "to_node", "loss_fraction"} <= set(grid["corridor"].coords)
     assert grid.attrs["exchange"] == "pool"
