@@ -322,14 +322,16 @@ def city_weights(inputs: InputSet, cities: xr.Dataset, year: int | None = None) 
 
 
 def _nodes(grid: xr.Dataset, inputs: InputSet):
-    """Node names (provinces, then hubs) and each corridor's endpoint indices and losses."""
-    provinces = [str(p) for p in grid["province"].values]
-    corridor = grid["flow"]["corridor"]
+    """Node names (provinces, then hubs) and each corridor's endpoint indices and losses.
+    (Read from the dataset's Variables: a DataArray per read cost more than the reads.)"""
+    variables = grid.variables
+    provinces = [str(p) for p in variables["province"].values]
+    flow_variable = variables["flow"]
     if "from_node" in grid.coords and "to_node" in grid.coords:
-        ends_from = [str(v) for v in grid["from_node"].values]
-        ends_to = [str(v) for v in grid["to_node"].values]
+        ends_from = [str(v) for v in variables["from_node"].values]
+        ends_to = [str(v) for v in variables["to_node"].values]
     else:
-        table = inputs.corridors.sel(corridor=corridor.values)
+        table = inputs.corridors.sel(corridor=grid["flow"]["corridor"].values)
         ends_from = [str(v) for v in table["from_province"].values]
         ends_to = [str(v) for v in table["to_province"].values]
     nodes = list(provinces)
@@ -337,12 +339,12 @@ def _nodes(grid: xr.Dataset, inputs: InputSet):
         if name not in nodes:
             nodes.append(name)
     index = {name: i for i, name in enumerate(nodes)}
-    flow = np.ascontiguousarray(grid["flow"].transpose("corridor", "time").values, np.float64)
+    flow = np.ascontiguousarray(flow_variable.transpose("corridor", "time").values, np.float64)
     # (corridor, 1) when the same every hour: the kernel reads the one column every hour
-    if "loss_fraction" not in grid.variables:
+    if "loss_fraction" not in variables:
         loss = np.zeros((flow.shape[0], 1))
-    elif grid["loss_fraction"].dims == ("corridor",):  # the grid's own: one per corridor
-        loss = np.ascontiguousarray(grid["loss_fraction"].values[:, None], np.float64)
+    elif variables["loss_fraction"].dims == ("corridor",):  # the grid's own: one per corridor
+        loss = np.ascontiguousarray(variables["loss_fraction"].values[:, None], np.float64)
     else:
         fraction = grid["loss_fraction"].broadcast_like(grid["flow"])
         loss = np.ascontiguousarray(fraction.transpose("corridor", "time").values, np.float64)
@@ -355,9 +357,10 @@ def _nodes(grid: xr.Dataset, inputs: InputSet):
     )
 
 
-def _on_nodes(data: xr.DataArray, n_node: int) -> np.ndarray:
+def _on_nodes(data: xr.Variable, n_node: int) -> np.ndarray:
     """(province, time) values padded with zero rows for the hub nodes; a variable with a
-    ``source`` dimension is summed over it (in plain numpy: nothing skipped, a NaN stays)."""
+    ``source`` dimension is summed over it (in plain numpy: nothing skipped, a NaN stays).
+    A dataset's Variable, not a DataArray: building one per call cost more than the copy."""
     if "source" in data.dims:
         values = data.transpose("province", "source", "time").values.sum(axis=1)
     else:
@@ -418,14 +421,14 @@ def _attribution_arguments(draw, grid, base_grid, inputs, city_weight) -> tuple:
     nodes, edge_from, edge_to, flow, loss = _nodes(grid, inputs)
     n_node = len(nodes)
     city_node = province_index(cities["city_province"], provinces)
-    year = int(pd.DatetimeIndex(draw["time"].values)[0].year) if draw.sizes["time"] else None
     if city_weight is None:
+        year = int(pd.DatetimeIndex(draw["time"].values)[0].year) if draw.sizes["time"] else None
         city_weight = city_weights(inputs, cities, year)
     values = np.ascontiguousarray(draw.transpose("city", "time").values, dtype=np.float64)
     annual = values.sum(axis=1)
     total_draw = annual.sum()
     annual_share = annual / total_draw if total_draw > 0 else np.zeros_like(annual)
-    emissions = _on_nodes(grid["production_emissions"], n_node)
+    emissions = _on_nodes(grid.variables["production_emissions"], n_node)
     # the grid's own sum over the sources where it reports it (a grid built otherwise, say
     # by hand, is summed here: the same sums, source by source)
     total = "total_generation" if "total_generation" in grid.data_vars else "generation"
@@ -434,9 +437,9 @@ def _attribution_arguments(draw, grid, base_grid, inputs, city_weight) -> tuple:
         city_node,
         _on_cities(city_weight, city).values,
         annual_share,
-        _on_nodes(grid[total], n_node),
+        _on_nodes(grid.variables[total], n_node),
         emissions,
-        emissions - _on_nodes(base_grid["production_emissions"], n_node),
+        emissions - _on_nodes(base_grid.variables["production_emissions"], n_node),
         edge_from,
         edge_to,
         flow,
@@ -565,7 +568,8 @@ def account(
     import_fraction = traced_import_fraction[:n_province]
     rates = np.empty((len(at_province) + 1, *import_fraction.shape))
     for position, method in enumerate(at_province):
-        intensity = grid[INTENSITY_VARIABLE[method]].transpose("province", "time").values
+        intensity = grid.variables[INTENSITY_VARIABLE[method]].transpose("province", "time")
+        intensity = intensity.values
         np.divide(intensity, 1000.0, out=rates[position])
     rates[-1] = import_fraction
     annual_rates = np.empty((len(rates), len(city)))
@@ -601,10 +605,16 @@ def account(
         share = np.where(annual > 0, imported / np.where(annual > 0, annual, 1), 0.0)
     # the labels as the draw and the grid index them (not built again from their values)
     labels = {dim: draw.get_index(dim) for dim in ("city", "time")}
-    gasoline = counterfactual.transpose("city", "time")
     for dim in ("city", "time"):
-        if not gasoline.get_index(dim).equals(labels[dim]):
+        if not counterfactual.get_index(dim).equals(labels[dim]):
             raise ValueError(f"the gasoline counterfactual and the draw differ in their {dim}s")
+    # its Variables in (city, time) order (a transposed Dataset, or a DataArray per variable,
+    # cost more than the rest of the labelling)
+    gasoline = {
+        name: variable.transpose(*(dim for dim in ("city", "time") if dim in variable.dims))
+        for name, variable in counterfactual.variables.items()
+        if name in counterfactual.data_vars
+    }
     by_city_hour, by_method_city, by_province_hour = (
         ("method", "city", "time"),
         ("method", "city"),
