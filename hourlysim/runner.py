@@ -368,7 +368,8 @@ def stack_strategies(
         )
         if layout is None:
             layout = assemble(pieces)
-            first = {name: layout[name] for name in pieces}  # each built once, not per strategy
+            # the first strategy's dims of each variable; its labels are the layout's
+            first = {name: layout.variables[name].dims for name in pieces}
             for name, piece in pieces.items():
                 values = written.get(name)
                 if values is None:
@@ -377,7 +378,7 @@ def stack_strategies(
                     )
                 stacked[name] = (("strategy", *piece.dims), values, piece.attrs)
         for name, piece in pieces.items():
-            _check_like(first[name], piece, name, strategy)
+            _check_like(first[name], layout, piece, name, strategy)
             row = stacked[name][1][position]
             if not _same_memory(piece.values, row):
                 row[...] = piece.values
@@ -399,12 +400,15 @@ def _same_memory(first: np.ndarray, second: np.ndarray) -> bool:
     )
 
 
-def _check_like(first: xr.DataArray, piece: xr.DataArray, name: str, strategy: str) -> None:
+def _check_like(
+    dims: tuple, layout: xr.Dataset, piece: xr.DataArray, name: str, strategy: str
+) -> None:
     """Refuse a strategy's variable whose dims or labels differ from the first strategy's
-    (stacking by position must not mix up cities or hours)."""
+    (stacking by position must not mix up cities or hours): ``dims`` are that variable's
+    dims in the first strategy, whose labels are those of ``layout`` (:func:`assemble`)."""
     # get_index, not .indexes: building the Indexes mapping costs more than the comparison
-    if piece.dims != first.dims or any(
-        not piece.get_index(dim).equals(first.get_index(dim)) for dim in piece.dims
+    if piece.dims != dims or any(
+        not piece.get_index(dim).equals(layout.get_index(dim)) for dim in piece.dims
     ):
         raise ValueError(f"'{name}' of strategy {strategy} is laid out unlike the first's")
 
