@@ -172,10 +172,21 @@ def theil_decomposition(
     labels = np.asarray(groups).ravel()
     if labels.shape != x.shape:
         raise ValueError(f"values has {x.size} elements but groups has {labels.size}")
+    return _theil_parts(x, w, _group_codes(labels))
+
+
+def _group_codes(labels: np.ndarray) -> np.ndarray:
+    """Group number (0, 1, ...) of each label, for :func:`_theil_parts`."""
+    return pd.factorize(labels, use_na_sentinel=False)[0]  # hash, not sort: 4x np.unique
+
+
+def _theil_parts(x: np.ndarray, w: np.ndarray, group: np.ndarray) -> tuple[float, float, float]:
+    """:func:`theil_decomposition` of checked ``x`` and ``w`` (:func:`_as_arrays`) with the
+    groups numbered by :func:`_group_codes`: a caller that splits several quantities by the
+    same groups numbers them once."""
     _check_theil(x, w)
     # all groups at once (a loop over groups cost ~1 ms a call for 31 provinces):
     # S_g = A_g / A, P_g = W_g / W with A = sum of w x and W = sum of w (A_g, W_g: the group's)
-    group = pd.factorize(labels, use_na_sentinel=False)[0]  # hash, not sort: 4x np.unique
     amount = w * x
     group_amount = np.bincount(group, weights=amount)
     group_weight = np.bincount(group, weights=w)
@@ -296,9 +307,15 @@ def concentration_index(
     """
     x, w = _as_arrays(values, weights)
     r, _ = _as_arrays(ranking, weights, name="ranking")
+    return _concentration(x, w, _fractional_rank(r, w))
+
+
+def _concentration(x: np.ndarray, w: np.ndarray, rank: np.ndarray) -> float:
+    """:func:`concentration_index` of checked ``x`` and ``w`` (:func:`_as_arrays`) with the
+    units' fractional ranks ``rank`` (:func:`_fractional_rank`): a caller that ranks the
+    same units for several quantities ranks them once."""
     mean = _positive_mean(x, w, "the concentration index")
     p = w / w.sum()
-    rank = _fractional_rank(r, w)
     covariance = np.sum(p * (x - mean) * (rank - np.sum(p * rank)))
     return float(2.0 * covariance / mean)
 
@@ -475,11 +492,12 @@ def city_indicators(
     for suffix, groups in (("province", province), ("grid_region", grid_region)):
         if groups is None:
             continue
-        labels = _along_city(groups, cities, suffix)
+        # the cities' groups, numbered once for every method
+        group = _group_codes(np.asarray(_along_city(groups, cities, suffix)).ravel())
         parts = _per_method(
             f"theil by {suffix}",
             methods,
-            lambda m, labels=labels: np.array(theil_decomposition(values(m), labels, weights)),
+            lambda m, group=group: np.array(_theil_parts(*_as_arrays(values(m), weights), group)),
             shape=(3,),
             warn=False,  # undefined exactly where theil is, which logged it above
         )
@@ -488,7 +506,21 @@ def city_indicators(
             variables[f"theil_{part}_{suffix}"] = (by_method, parts[:, column])
     if gdp_per_capita is not None:
         ranking = _along_city(gdp_per_capita, cities, "gdp_per_capita")
-        national("concentration_index", lambda m: concentration_index(values(m), ranking, weights))
+        # the cities' ranks by GDP per capita, the same for every method: ranked once (an
+        # unusable ranking is reported for each method, as concentration_index would)
+        try:
+            r, w = _as_arrays(ranking, weights, name="ranking")
+            ranked = _fractional_rank(r, w)
+        except ValueError as error:
+            ranked = error
+
+        def concentration(method: str) -> float:
+            x, w = _as_arrays(values(method), weights)
+            if isinstance(ranked, ValueError):
+                raise ranked
+            return _concentration(x, w, ranked)
+
+        national("concentration_index", concentration)
     if "emissions_in_poorer_cities" in accounting:
         located = accounting["emissions_in_poorer_cities"].transpose("method", "city")
         # methods the accounting locates: in its method coordinate and not all NaN (a

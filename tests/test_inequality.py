@@ -326,3 +326,49 @@ def test_city_indicators_use_the_accountings_annual_sums():
     np.testing.assert_allclose(
         doubled["annual_gasoline_emissions"].values, 2 * summed["annual_gasoline_emissions"].values
     )
+
+
+def _or_nan(compute):
+    """``compute()``, or NaN where it is undefined (as city_indicators reports it)."""
+    try:
+        return compute()
+    except ValueError:
+        return (np.nan,) * 3 if compute.__name__ == "parts" else np.nan
+
+
+def test_city_indicators_rank_and_group_once_as_the_public_functions_do(caplog):
+    """The GDP ranks and the province and region groups are worked out once per call for
+    every method, with the values of concentration_index and theil_decomposition, value for
+    value; an unusable ranking makes the index NaN (logged) for every method, nothing else."""
+    accounting, extra = _accounting()
+    result = city_indicators(accounting, **extra)
+    population = extra["population"].values
+    per_capita = result["reduction_per_capita"].transpose("method", "city").values
+    for i in range(len(result["method"])):
+        expected = _or_nan(
+            lambda i=i: concentration_index(
+                per_capita[i], extra["gdp_per_capita"].values, population
+            )
+        )
+        np.testing.assert_array_equal(result["concentration_index"].values[i], expected)
+        for suffix in ("province", "grid_region"):
+
+            def parts(i=i, suffix=suffix):
+                return theil_decomposition(per_capita[i], extra[suffix].values, population)
+
+            _, between, within = _or_nan(parts)
+            np.testing.assert_array_equal(result[f"theil_between_{suffix}"].values[i], between)
+            np.testing.assert_array_equal(result[f"theil_within_{suffix}"].values[i], within)
+    assert np.isfinite(result["concentration_index"].values).any()
+    gdp = extra["gdp_per_capita"].copy()
+    gdp[2] = np.nan
+    with caplog.at_level(logging.INFO, logger="hourlysim.inequality"):
+        unusable = city_indicators(accounting, **{**extra, "gdp_per_capita": gdp})
+    assert np.isnan(unusable["concentration_index"].values).all()
+    for method in result["method"].values:
+        assert (
+            f"concentration_index undefined for method {method}: "
+            "ranking holds 1 non-finite value(s)"
+        ) in caplog.text
+    others = [name for name in result.data_vars if name != "concentration_index"]
+    xr.testing.assert_identical(unusable[others], result[others])
