@@ -18,6 +18,7 @@ names the method and the reason.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 
@@ -507,20 +508,13 @@ def city_indicators(
     if gdp_per_capita is not None:
         ranking = _along_city(gdp_per_capita, cities, "gdp_per_capita")
         # the cities' ranks by GDP per capita, the same for every method: ranked once (an
-        # unusable ranking is reported for each method, as concentration_index would)
-        try:
-            r, w = _as_arrays(ranking, weights, name="ranking")
-            ranked = _fractional_rank(r, w)
-        except ValueError as error:
-            ranked = error
-
-        def concentration(method: str) -> float:
-            x, w = _as_arrays(values(method), weights)
-            if isinstance(ranked, ValueError):
-                raise ranked
-            return _concentration(x, w, ranked)
-
-        national("concentration_index", concentration)
+        # unusable ranking raises for each method, after the values' own checks, as
+        # concentration_index does: a raised error is not cached)
+        rank = functools.cache(lambda: _fractional_rank(*_as_arrays(ranking, weights, "ranking")))
+        national(
+            "concentration_index",
+            lambda m: _concentration(*_as_arrays(values(m), weights), rank()),
+        )
     if "emissions_in_poorer_cities" in accounting:
         located = accounting["emissions_in_poorer_cities"].transpose("method", "city")
         # methods the accounting locates: in its method coordinate and not all NaN (a

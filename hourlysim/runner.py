@@ -419,8 +419,7 @@ WRITTEN_IN_PLACE = {
     "ev_emissions": ("method", "city", "time"),
     "charging_load": ("city", "time"),
     "ev_grid_draw": ("city", "time"),
-    "generation": ("province", "source", "time"),
-    "marginal_source_share": ("province", "source", "time"),
+    **dict.fromkeys(OUT_COPIES, ("province", "source", "time")),
     **dict.fromkeys(OUT_RESULTS, ("province", "time")),
 }
 
