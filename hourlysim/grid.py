@@ -55,6 +55,7 @@ from ._kernels.dispatch import (
     WIND,
     dispatch,
     dispatch_summary,
+    hydro_residual,
     merit_order_kernel,
     net_imports,
     schedule_hydro,
@@ -576,9 +577,9 @@ class GridYear:
                 raise ValueError("ev_grid_draw must be finite with dims (province, time) over time")
             load = demand + draw
         # dispatchable hydro shifted toward the hours of highest residual load
-        residual = (
-            load + self.nominal_export[:, None] - self.nuclear - self.biomass - self.run_of_river
-            - self.chp - self.gas_must_run - self.wind - self.solar
+        residual = hydro_residual(
+            load, self.nominal_export, self.nuclear, self.biomass, self.run_of_river, self.chp,
+            self.gas_must_run, self.wind, self.solar,
         )  # fmt: skip
         dispatchable_hydro = schedule_hydro(
             residual, self.hydro_room, self.hydro_budget, self.month_start

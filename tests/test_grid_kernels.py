@@ -19,6 +19,7 @@ from hourlysim._kernels.dispatch import (
     WIND,
     dispatch,
     dispatch_summary,
+    hydro_residual,
     merit_order_kernel,
     net_imports,
     schedule_hydro,
@@ -465,6 +466,22 @@ def test_hydro_schedule_meets_monthly_budget_and_shaves_peaks():
                 np.testing.assert_allclose((r - h)[part], level, atol=1e-6)
                 assert (r[h <= 1e-9] <= level + 1e-6).all()
                 assert (r[h >= c - 1e-9] - c[h >= c - 1e-9] >= level - 1e-6).all()
+
+
+def test_hydro_residual_is_numpys_sum_value_for_value():
+    """One pass over the supply gives numpy's broadcast expression to the bit (the same
+    additions in the same order), on values whose sums round."""
+    rng = np.random.default_rng(11)
+    n_p, n_t = 4, 37
+    load = rng.uniform(0, 1e4, (n_p, n_t)) / 3.0
+    export = rng.uniform(-1e3, 1e3, n_p) / 7.0
+    parts = [rng.uniform(0, 2e3, (n_p, n_t)) / 11.0 for _ in range(7)]
+    expected = load + export[:, None]
+    for part in parts:
+        expected = expected - part
+    np.testing.assert_array_equal(hydro_residual(load, export, *parts), expected)
+    # another order of the terms rounds differently: the test can tell the orders apart
+    assert not np.array_equal(hydro_residual(load, export, *parts[::-1]), expected)
 
 
 def test_tracing_hand_case():

@@ -104,6 +104,43 @@ def merit_order_kernel(net_load, capacity, cost, emission_rate):
 
 
 @kernel
+def hydro_residual(
+    load, nominal_export, nuclear, biomass, run_of_river, chp, gas_must_run, wind, solar
+):
+    """The residual load that the dispatchable hydro is shifted toward (:func:`schedule_hydro`).
+
+    ``load + nominal_export - nuclear - biomass - run_of_river - chp - gas_must_run - wind -
+    solar``, added up in that order for each province-hour: the same operations, value for
+    value, as numpy's broadcast expression, in one pass over the inputs instead of one pass
+    (and one temporary array) per term.
+
+    Parameters
+    ----------
+    load : ndarray (province, time)
+        Demand to serve inside the province, EVs included [MWh].
+    nominal_export : ndarray (province,)
+        Scheduled exports less imports, before any curtailment of the schedules [MWh].
+    nuclear, biomass, run_of_river, chp, gas_must_run, wind, solar : ndarray (province, time)
+        Must-run and variable supply (see :func:`dispatch`) [MWh].
+
+    Returns
+    -------
+    ndarray (province, time)
+        Residual load [MWh].
+    """
+    n_province, n_time = load.shape
+    residual = np.empty((n_province, n_time))
+    for p in range(n_province):
+        export = nominal_export[p]
+        for t in range(n_time):
+            residual[p, t] = (
+                load[p, t] + export - nuclear[p, t] - biomass[p, t] - run_of_river[p, t]
+                - chp[p, t] - gas_must_run[p, t] - wind[p, t] - solar[p, t]
+            )  # fmt: skip
+    return residual
+
+
+@kernel
 def schedule_hydro(residual, capacity, budget, period_start):
     """Shift each period's hydro energy toward its hours of highest residual load.
 
