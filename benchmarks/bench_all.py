@@ -264,7 +264,10 @@ def reference_attribution(arguments: tuple, hours=None) -> tuple:
     burden_consumption, burden_consequential : ndarray (city, node)
         Their sums over the hours by producing node [t].
     """
-    draw, city_node, weight, annual, generation, emissions, caused, frm, to, flow, loss = arguments
+    # the last argument, the draw summed by node, the reference sums for itself
+    draw, city_node, weight, annual, generation, emissions, caused, frm, to, flow, loss = arguments[
+        :11
+    ]
     loss = np.broadcast_to(loss, flow.shape)  # (edge, 1) when the same every hour
     n_city = draw.shape[0]
     n_node = generation.shape[0]
@@ -424,7 +427,9 @@ def measure_stages(
     }
 
     grid_with = simulate_grid(inputs, time_axis, by_province)
-    arguments = attribution_arguments(draw, grid_with, grid, inputs, context.city_weight)
+    arguments = attribution_arguments(
+        draw, grid_with, grid, inputs, context.city_weight, draw_by_province=by_province
+    )
     outputs = tuple(np.empty_like(arguments[0]) for _ in range(3))
     kernel_result, first, best = timed(
         lambda: attribute_ev_emissions(*arguments, *outputs), repeats

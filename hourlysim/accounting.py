@@ -51,6 +51,7 @@ from ._kernels.accounting import (
     attribute_ev_emissions,
     draw_with_group_sums,
     located_share_below,
+    sum_by_group,
 )
 from .inputs import PLANTS_FILE, InputSet
 
@@ -384,6 +385,7 @@ def attribution_arguments(
     base_grid: xr.Dataset,
     inputs: InputSet,
     city_weight: xr.DataArray | None = None,
+    draw_by_province: xr.DataArray | None = None,
 ) -> tuple:
     """The arguments of the accounting kernel (:func:`attribute_ev_emissions`) for one
     strategy-year, in its order: plain float64 / int64 arrays on the network's nodes
@@ -399,18 +401,58 @@ def attribution_arguments(
         Input set (cities, ``plants.csv``, corridors).
     city_weight : xr.DataArray (city,), optional
         :func:`city_weights` of the draw's cities and year [1]; computed when absent.
+    draw_by_province : xr.DataArray (province, time), optional
+        ``draw`` summed by province, as :func:`ev_grid_draw_by_province` returns it with
+        the draw [MWh]; summed here when absent.
 
     Returns
     -------
     tuple
         ``(draw [MWh], city_node, city_weight [1], annual_draw_share [1], generation [MWh],
-        emissions [t], ev_caused [t], edge_from, edge_to, flow [MWh], loss [1])``;
-        ``loss`` is (edge, 1) when it is the same every hour.
+        emissions [t], ev_caused [t], edge_from, edge_to, flow [MWh], loss [1], node_draw
+        [MWh])``; ``loss`` is (edge, 1) when it is the same every hour.
+
+    Raises
+    ------
+    ValueError
+        If ``draw_by_province`` names a province the grid lacks, covers other hours, or
+        does not add up to the draw's annual sums by province.
     """
-    return _attribution_arguments(draw, grid, base_grid, inputs, city_weight)[0]
+    return _attribution_arguments(draw, grid, base_grid, inputs, city_weight, draw_by_province)[0]
 
 
-def _attribution_arguments(draw, grid, base_grid, inputs, city_weight) -> tuple:
+def _node_draw(
+    values: np.ndarray,
+    city_node: np.ndarray,
+    annual: np.ndarray,
+    n_node: int,
+    provinces: list[str],
+    draw_by_province: xr.DataArray | None,
+) -> np.ndarray:
+    """The cities' draw ``values`` (city, time) summed over each node's cities, in city
+    order (node, time) [MWh]: ``draw_by_province`` placed on the nodes where given (the
+    sums the pass that made the draw took, value for value the same), else summed here.
+    A given one is checked against the cities' ``annual`` draw [MWh], summed by node."""
+    n_time = values.shape[1]
+    if draw_by_province is None:
+        return sum_by_group(values, city_node, np.empty((n_node, n_time)))
+    node = pd.Index(provinces).get_indexer(draw_by_province.get_index("province"))
+    if (node < 0).any():
+        raise ValueError("draw_by_province names provinces that the grid lacks")
+    summed = draw_by_province.variable.transpose("province", "time").values
+    if summed.shape[1] != n_time:
+        raise ValueError(f"draw_by_province covers {summed.shape[1]} hours, the draw {n_time}")
+    node_draw = np.zeros((n_node, n_time))
+    node_draw[node] = summed
+    expected = np.bincount(city_node, weights=annual, minlength=n_node)
+    if not np.allclose(node_draw.sum(axis=1), expected, rtol=1e-9, equal_nan=True):
+        raise ValueError("draw_by_province does not add up to the draw summed by province")
+    return node_draw
+
+
+def _attribution_arguments(
+    draw, grid, base_grid, inputs, city_weight, draw_by_province=None
+) -> tuple:
     """:func:`attribution_arguments`, and each city's annual draw [MWh] they were built
     from (for :func:`account`'s import shares, so the draw is summed once)."""
     city = draw["city"].values
@@ -444,6 +486,7 @@ def _attribution_arguments(draw, grid, base_grid, inputs, city_weight) -> tuple:
         edge_to,
         flow,
         loss,
+        _node_draw(values, city_node, annual, n_node, provinces, draw_by_province),
     )
     return arguments, annual
 
@@ -458,6 +501,7 @@ def account(
     city_weight: xr.DataArray | None = None,
     counterfactual: xr.Dataset | None = None,
     out: np.ndarray | None = None,
+    draw_by_province: xr.DataArray | None = None,
 ) -> xr.Dataset:
     """EV emissions by method, the gasoline counterfactual and where the emissions occur.
 
@@ -488,6 +532,9 @@ def account(
         any float dtype (a float32 row of a caller's stacked output, say: each value is
         rounded once, as it is written); a float64 array is made when absent. Every sum
         over the hours is taken in float64, before that rounding.
+    draw_by_province : xr.DataArray (province, time), optional
+        ``draw`` summed by province, when the caller already has it
+        (:func:`ev_grid_draw_by_province`); summed here otherwise.
 
     Returns
     -------
@@ -513,8 +560,9 @@ def account(
     Raises
     ------
     ValueError
-        If neither ``gasoline_litres`` nor ``counterfactual`` is given, or ``out`` is not a
-        float array of the (method, city, time) shape.
+        If neither ``gasoline_litres`` nor ``counterfactual`` is given, ``out`` is not a
+        float array of the (method, city, time) shape, or ``draw_by_province`` is not the
+        draw summed by province (see :func:`attribution_arguments`).
     """
     if counterfactual is None:
         if gasoline_litres is None:
@@ -524,7 +572,9 @@ def account(
     cities = _on_cities(inputs.cities, city)
     provinces = [str(v) for v in grid["province"].values]
     n_province = len(provinces)
-    arguments, annual = _attribution_arguments(draw, grid, base_grid, inputs, city_weight)
+    arguments, annual = _attribution_arguments(
+        draw, grid, base_grid, inputs, city_weight, draw_by_province
+    )
     values, city_node, weights = arguments[:3]
     caused = arguments[6][:n_province]
     # each method's hourly emissions written straight into one (method, city, time) array:

@@ -270,6 +270,7 @@ class YearContext:
             city_weight=self.city_weight,
             counterfactual=self.counterfactual,
             out=out["ev_emissions"],
+            draw_by_province=by_province,
         )
         indicators = city_indicators(
             accounting,

@@ -22,6 +22,7 @@ from hourlysim.accounting import (
     account,
     classify,
     ev_grid_draw,
+    ev_grid_draw_by_province,
     gasoline_counterfactual,
     plant_cities,
 )
@@ -250,6 +251,26 @@ def test_counterfactual_given_once_gives_the_same_accounting(tmp_path):
         account(draw, None, grid, base, inputs)
 
 
+def test_draw_summed_by_province_given_gives_the_same_accounting(tmp_path):
+    """A caller that has the draw's sums by province (the pass that made the draw took
+    them) hands them over: the accounting is the same to the bit; sums of another draw, or
+    on a province the grid lacks, are refused."""
+    generation = [[100.0, 100.0, 100.0], [50.0, 50.0, 50.0]]
+    grid = _grid([[80.0, 80.0, 80.0], [0.0, 0.0, 0.0]], generation, [[50.0, 50.0, 0.0]])
+    base = _grid([[60.0, 78.0, 76.0], [3.0, 0.0, 1.0]], generation, [[50.0, 50.0, 0.0]])
+    inputs = _inputs(tmp_path)
+    load = _draw([[10.0, 0.0, 6.0], [0.3, 0.1, 0.7], [20.0, 0.0, 0.0]])
+    draw, by_province, _, _ = ev_grid_draw_by_province(load, 0.07, inputs.cities["city_province"])
+    direct = account(draw, draw * 0, grid, base, inputs)
+    handed = account(draw, draw * 0, grid, base, inputs, draw_by_province=by_province)
+    xr.testing.assert_identical(direct, handed)
+    with pytest.raises(ValueError, match="does not add up"):
+        account(draw, draw * 0, grid, base, inputs, draw_by_province=by_province * 2)
+    elsewhere = by_province.assign_coords(province=["AA", "CC"])
+    with pytest.raises(ValueError, match="provinces that the grid lacks"):
+        account(draw, draw * 0, grid, base, inputs, draw_by_province=elsewhere)
+
+
 def test_hub_nodes_and_losses_from_corridor_coords(tmp_path):
     """AA -> hub -> BB with 10% lost on the way into the hub."""
     generation = [[100.0] * 3, [50.0] * 3]
@@ -357,7 +378,14 @@ def _random_case(rng, n_city=9, n_hour=10):
         weight[city_node == node] /= weight[city_node == node].sum()
     annual = draw.sum(axis=1) / draw.sum()
     args = (draw, city_node, weight, annual, generation, emissions, caused)
-    return args + (edge_from, edge_to, flow, loss)
+    return args + (edge_from, edge_to, flow, loss, _node_draw(draw, city_node, n_node))
+
+
+def _node_draw(draw, city_node, n_node):
+    """The kernel's ``node_draw``: the cities' draw summed by node, in city order."""
+    node_draw = np.zeros((n_node, draw.shape[1]))
+    np.add.at(node_draw, city_node, draw)
+    return node_draw
 
 
 def _outputs(draw):
@@ -370,7 +398,7 @@ def _outputs(draw):
 @given(st.integers(0, 2**31 - 1))
 def test_kernel_matches_numpy_and_conserves(seed):
     args = _random_case(np.random.default_rng(seed))
-    draw, city_node, _, _, generation, emissions, caused, frm, to, flow, loss = args
+    draw, city_node, _, _, generation, emissions, caused, frm, to, flow, loss, _ = args
     (
         consumption,
         consequential,
@@ -415,7 +443,7 @@ def test_kernel_reads_constant_losses_from_one_column():
     loss[:] = loss[:, :1]
     full = attribute_ev_emissions(*args, *_outputs(args[0]))
     column = attribute_ev_emissions(
-        *args[:10], np.ascontiguousarray(loss[:, :1]), *_outputs(args[0])
+        *args[:10], np.ascontiguousarray(loss[:, :1]), *args[11:], *_outputs(args[0])
     )
     for ours, theirs in zip(column, full, strict=True):
         np.testing.assert_array_equal(ours, theirs)
@@ -429,6 +457,7 @@ def test_kernel_year_without_ev_draw_leaves_the_caused_emissions_unattributed():
     draw, caused = args[0], args[6]
     draw[:] = 0.0
     args[3] = np.zeros(draw.shape[0])  # no annual draw to share by
+    args[11] = _node_draw(draw, args[1], args[11].shape[0])
     result = attribute_ev_emissions(*args, *_outputs(draw))
     consumption, consequential, territorial, burden_c, burden_q, unattributed = result[:6]
     np.testing.assert_allclose(unattributed, caused.sum(axis=0), rtol=1e-12)
@@ -437,6 +466,7 @@ def test_kernel_year_without_ev_draw_leaves_the_caused_emissions_unattributed():
     np.testing.assert_array_equal(burden_q, 0.0)
     draw[4, 2] = 1.5  # one city draws, in one hour: it carries every hour's change
     args[3] = draw.sum(axis=1) / draw.sum()
+    args[11] = _node_draw(draw, args[1], args[11].shape[0])
     result = attribute_ev_emissions(*args, *_outputs(draw))
     assert not result[5].any()
     np.testing.assert_allclose(result[1][4], caused.sum(axis=0), atol=1e-9)

@@ -170,6 +170,7 @@ def attribute_ev_emissions(
     edge_to,
     flow,
     loss,
+    node_draw,
     consumption,
     consequential,
     territorial,
@@ -221,6 +222,11 @@ def attribute_ev_emissions(
         Power sent [MWh].
     loss : ndarray (edge, time) or (edge, 1)
         Fraction lost on the way [1]; one column when it is the same every hour.
+    node_draw : ndarray (node, time)
+        ``draw`` summed over the cities of each node, in city order (:func:`sum_by_group`
+        by ``city_node``; 0 at a node without cities) [MWh]: the caller has these sums
+        from the pass that made the draw (:func:`draw_with_group_sums`), which spares
+        this kernel a pass over the draw of its own.
     consumption, consequential, territorial : ndarray (city, time)
         Outputs, overwritten: the caller's result arrays (rows of its method x city x time
         array, say), so the hourly emissions are written once and never copied here.
@@ -259,7 +265,7 @@ def attribute_ev_emissions(
         first[j + 1] += first[j]
     by_node = np.argsort(city_node, kind="mergesort")
     # the cities' draw summed by node, hour-major (each hour reads one contiguous row)
-    node_draw = np.ascontiguousarray(sum_by_group(draw, city_node, np.empty((n_node, n_time))).T)
+    node_draw_hour = np.ascontiguousarray(node_draw.T)
     flow_hour = np.ascontiguousarray(flow.T)
     loss_hour = np.ascontiguousarray(loss.T)
     generation_hour = np.ascontiguousarray(generation.T)
@@ -334,12 +340,12 @@ def attribute_ev_emissions(
             hour_import_fractions(generation_hour[t], total, import_fraction[t])
             hour_draw = 0.0
             for j in range(n_node):
-                hour_draw += node_draw[t, j]
+                hour_draw += node_draw_hour[t, j]
             # per_supply[p]: EV-caused emissions at p per MWh of EV power it supplies;
             # spread[p]: those no EV power traces to, per MWh of this hour's draw
             supplied[:] = 0.0
             for j in range(n_node):
-                nd = node_draw[t, j]
+                nd = node_draw_hour[t, j]
                 if nd != 0.0:
                     row = share[j]
                     for p in range(width):
