@@ -584,6 +584,7 @@ class GridYear:
         dispatchable_hydro = schedule_hydro(
             residual, self.hydro_room, self.hydro_budget, self.month_start
         )
+        exchange = np.empty((self.corridor_from.size + 2 * n_province, n_time))
         generation, flow, to_hub, from_hub, unserved, surplus, share = dispatch(
             np.ascontiguousarray(load),
             self.nuclear,
@@ -604,9 +605,15 @@ class GridYear:
             self.pool,
             self.hub_capacity,
             self.hub_loss,
+            exchange,
         )
         members = self.pool_members
-        all_flow = np.concatenate([flow, to_hub[members], from_hub[members]], axis=0)
+        # the network's edges: the corridors, then the pooled provinces' links to and from
+        # their hubs; where every province is pooled, the rows the dispatch wrote, in order
+        if members.size == n_province:
+            all_flow = exchange
+        else:
+            all_flow = np.concatenate([flow, to_hub[members], from_hub[members]], axis=0)
 
         # the caller's arrays where given (checked), else new ones: float32 scratch for the
         # copies nobody reads (the summary writes them in any case), float64 results

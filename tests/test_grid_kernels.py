@@ -86,6 +86,7 @@ def _run(
         np.full(n_p, -1, np.int64) if pool is None else np.asarray(pool, np.int64),
         np.zeros(n_p) if hub_capacity is None else np.asarray(hub_capacity, float),
         np.zeros(n_p) if hub_loss is None else np.asarray(hub_loss, float),
+        np.full((frm.size + 2 * n_p, shape[1]), np.nan),  # every entry must be written
     )
 
 
@@ -161,9 +162,29 @@ def test_gas_first_when_cheaper():
         load, z, z, z, z, z, z, z, z, np.array([40.0]), np.array([30.0]),
         np.array([GAS, COAL], np.int64),
         np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 1)), np.zeros(0),
-        np.array([-1], np.int64), np.zeros(1), np.zeros(1),
+        np.array([-1], np.int64), np.zeros(1), np.zeros(1), np.empty((2, 1)),
     )  # fmt: skip
     assert generation[0, GAS, 0] == 30 and generation[0, COAL, 0] == 20
+
+
+def test_dispatch_writes_every_exchange_into_the_callers_array():
+    """``flow``, ``to_hub`` and ``from_hub`` are the rows of the caller's ``exchange``, all
+    of them written (it starts as NaN); an array of another shape is refused."""
+    schedule = _corridor([0], [1], [[5.0, 8.0]])
+    pooled = {"pool": [0, 0], "hub_capacity": [30.0, 30.0], "hub_loss": [0.0, 0.0]}
+    generation, flow, to_hub, from_hub, *_ = _run(
+        [[40.0, 60.0], [20.0, 10.0]], coal=[100.0, 0.0], corridors=schedule, **pooled
+    )
+    assert flow.shape == (1, 2) and to_hub.shape == from_hub.shape == (2, 2)
+    assert np.isfinite(flow).all() and np.isfinite(to_hub).all() and np.isfinite(from_hub).all()
+    assert (from_hub[1] > 0).all()  # province 1, without coal, is served through its hub
+    z = np.zeros((1, 1))
+    with pytest.raises(ValueError, match="one row per corridor and two per province"):
+        dispatch(
+            z, z, z, z, z, z, z, z, z, np.array([40.0]), np.array([30.0]), MERIT,
+            np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 1)), np.zeros(0),
+            np.array([-1], np.int64), np.zeros(1), np.zeros(1), np.empty((1, 1)),
+        )  # fmt: skip
 
 
 def _corridor(frm, to, schedule, loss=0.0):

@@ -557,6 +557,7 @@ def dispatch(
     pool,
     hub_capacity,
     hub_loss,
+    exchange,
 ):
     """Dispatch every province and hour with scheduled corridors and optional regional pools.
 
@@ -591,15 +592,22 @@ def dispatch(
     hub_capacity, hub_loss : ndarray (province,)
         Capacity of the province-hub link in each direction (energy sent) [MW] and its loss
         fraction [1].
+    exchange : ndarray (corridor + 2 province, time)
+        Overwritten with the energy sent on every exchange: the scheduled corridors, then
+        each province to its hub, then its hub to each province [MWh] (the rows of
+        ``flow``, ``to_hub`` and ``from_hub``, which are views of it): the caller's array,
+        so that a caller that needs the flows of every exchange in one array, the network's
+        edges, need not copy them together.
 
     Returns
     -------
     generation : ndarray (province, source, time)
         Generation by source [MWh].
     flow : ndarray (corridor, time)
-        Energy sent on each scheduled corridor [MWh].
+        Energy sent on each scheduled corridor [MWh] (rows of ``exchange``).
     to_hub, from_hub : ndarray (province, time)
-        Energy sent by the province to its hub and by the hub to the province [MWh].
+        Energy sent by the province to its hub and by the hub to the province [MWh] (rows
+        of ``exchange``).
     unserved, surplus : ndarray (province, time)
         Demand not met, and energy that could not be absorbed [MWh].
     marginal_share : ndarray (province, source, time)
@@ -607,15 +615,21 @@ def dispatch(
         where no source has energy (a province with no supply at all).
     """
     n_province, n_time = load.shape
+    n_corridor = corridor_from.size
+    if exchange.shape != (n_corridor + 2 * n_province, n_time):
+        raise ValueError("exchange must have one row per corridor and two per province")
     # province-major throughout: an hour reads and writes one entry per row, and the rows'
     # cache lines serve the next hours too, so nothing is transposed in or out
-    flow = corridor_schedule.copy()  # reduced hour by hour where it cannot be absorbed
+    flow = exchange[:n_corridor]
+    flow[:, :] = corridor_schedule  # reduced hour by hour where it cannot be absorbed
+    to_hub = exchange[n_corridor : n_corridor + n_province]
+    from_hub = exchange[n_corridor + n_province :]
+    to_hub[:, :] = 0.0
+    from_hub[:, :] = 0.0
     # every entry of these two is written below (each province-hour's row set to zero, then
     # added to): zeroing them here as well would be one more pass over 2 x 15 MB, ~5% of a call
     generation = np.empty((n_province, N_SOURCES, n_time))
     share = np.empty((n_province, N_SOURCES, n_time))
-    to_hub = np.zeros((n_province, n_time))
-    from_hub = np.zeros((n_province, n_time))
     unserved = np.zeros((n_province, n_time))
     surplus = np.zeros((n_province, n_time))
     keep = 1.0 - corridor_loss
