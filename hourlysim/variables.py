@@ -287,7 +287,10 @@ def annotate(dataset: xr.Dataset) -> xr.Dataset:
         dimensions differ from the table's.
     """
     annotated = {}
-    for name, data in dataset.data_vars.items():
+    # the dataset's Variables (a DataArray per variable, with its coordinates picked out,
+    # cost more than the rest of the annotation)
+    for name in dataset.data_vars:
+        data = dataset.variables[name]
         if name not in VARIABLES:
             raise KeyError(f"variable '{name}' is not in hourlysim.variables.VARIABLES")
         variable = VARIABLES[name]
@@ -299,9 +302,7 @@ def annotate(dataset: xr.Dataset) -> xr.Dataset:
             )
         # on the Variable: the dataset's coordinates are already aligned, so the new
         # dataset takes them as they are (no realignment of every variable)
-        ordered = data.variable.transpose(
-            *[d for d in ("year", "strategy") if d in leading], *variable.dims
-        )
+        ordered = data.transpose(*[d for d in ("year", "strategy") if d in leading], *variable.dims)
         ordered.attrs.update(units=variable.units, long_name=variable.long_name)
         if "strategy" in ordered.dims:  # labelled by the dimension: one strategy's name
             ordered.attrs.pop("strategy", None)  # (charging_load's) would mislabel the rest

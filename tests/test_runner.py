@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from hourlysim import InputError, load_inputs, load_scenario
 from hourlysim.cli import main
-from hourlysim.runner import aggregate, run, simulate_year, write_netcdf
+from hourlysim.runner import aggregate, run, simulate_year, with_labels, write_netcdf
 
 STRATEGIES = ["uncontrolled", "tou_delayed", "valley_filling", "carbon_aware", "solar_aligned"]
 # NaN by definition for some inputs: the Theil T index is undefined where a city's per-capita
@@ -382,3 +382,32 @@ def test_grid_without_evs_traced_only_for_a_consumption_signal(small_inputs, tmp
         valley_start_hour=int(context.parameter("tou_valley_start_hour")),
     )
     xr.testing.assert_identical(load, with_traced)
+
+
+@pytest.mark.parametrize("order", [slice(None), slice(None, None, -1)])
+def test_labels_from_variables_are_those_of_aligned_dataarrays(order):
+    """Labels taken from a table's Variables (its cities in the data's order) give the
+    dataset that assign_coords of its DataArrays gives: the table's coordinates on the
+    dimension first, its index attributes, the same order of coordinates. A table in
+    another order is aligned. Neither the data nor the table is changed."""
+    table = xr.Dataset(
+        {"latitude": ("city", [30.0, 31.0, 32.0]), "gdp": ("city", [1.0, 2.0, 3.0])},
+        coords={
+            "city": ("city", [11, 12, 13], {"long_name": "adcode"}),
+            "name_en": ("city", ["a", "b", "c"]),
+            "province": ("city", ["P", "P", "Q"]),
+            "source_note": ((), "census"),
+        },
+    ).isel(city=order)
+    data = xr.Dataset(
+        {"load": (("city", "time"), np.arange(6.0).reshape(3, 2))},
+        coords={"city": [11, 12, 13], "time": [0, 1]},
+    )
+    wanted = {"province": "province", "lat": "latitude", "name": "name_en"}
+    expected = data.assign_coords({label: table[name] for label, name in wanted.items()})
+    labelled = with_labels(data, [("city", table, wanted)])
+    xr.testing.assert_identical(labelled, expected)
+    assert list(labelled.coords) == list(expected.coords)
+    assert labelled["city"].attrs == {"long_name": "adcode"}
+    assert data["city"].attrs == {} and "lat" not in data.coords
+    assert table["city"].attrs == {"long_name": "adcode"}
