@@ -81,7 +81,11 @@ def gini(values: np.ndarray, weights: np.ndarray | None = None) -> float:
         If the weighted mean is <= 0 (the index is undefined), or on empty, non-finite or
         mismatched input.
     """
-    x, w = _as_arrays(values, weights)
+    return _gini(*_as_arrays(values, weights))
+
+
+def _gini(x: np.ndarray, w: np.ndarray) -> float:
+    """:func:`gini` of checked ``x`` and ``w`` (:func:`_as_arrays`)."""
     mean = _positive_mean(x, w, "the Gini coefficient")
     order = np.argsort(x, kind="stable")
     x, w = x[order], w[order]
@@ -137,7 +141,11 @@ def theil(values: np.ndarray, weights: np.ndarray | None = None) -> float:
         If a value is negative (the index is undefined there; values are never shifted), if
         the weighted mean is 0, or on empty, non-finite or mismatched input.
     """
-    x, w = _as_arrays(values, weights)
+    return _theil(*_as_arrays(values, weights))
+
+
+def _theil(x: np.ndarray, w: np.ndarray) -> float:
+    """:func:`theil` of checked ``x`` and ``w`` (:func:`_as_arrays`)."""
     _check_theil(x, w)
     return _theil_terms(x, w)
 
@@ -239,7 +247,13 @@ def lorenz_curve(
         If the weighted total is <= 0, if ``population_share`` leaves [0, 1], or on empty,
         non-finite or mismatched input.
     """
-    x, w = _as_arrays(values, weights)
+    return _lorenz(*_as_arrays(values, weights), population_share)
+
+
+def _lorenz(
+    x: np.ndarray, w: np.ndarray, population_share: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`lorenz_curve` of checked ``x`` and ``w`` (:func:`_as_arrays`)."""
     _positive_mean(x, w, "the Lorenz curve")
     order = np.argsort(x, kind="stable")
     x, w = x[order], w[order]
@@ -477,16 +491,20 @@ def city_indicators(
     def values(method: str, of: np.ndarray = per_capita) -> np.ndarray:
         return of[position[method]]
 
+    # each method's per-capita values and the weights, checked once for every index (a
+    # check that fails raises again for each index: a raised error is not cached)
+    checked = functools.cache(lambda method: _as_arrays(values(method), weights))
+
     def national(name: str, compute: Callable[[str], float]) -> None:
         variables[name] = (by_method, np.array(_per_method(name, methods, compute), float))
 
-    national("gini", lambda m: gini(values(m), weights))
-    national("theil", lambda m: theil(values(m), weights))
+    national("gini", lambda m: _gini(*checked(m)))
+    national("theil", lambda m: _theil(*checked(m)))
     shares = np.linspace(0.0, 1.0, LORENZ_POINTS)
     curves = _per_method(
         "lorenz",
         methods,
-        lambda m: lorenz_curve(values(m), weights, shares)[1],
+        lambda m: _lorenz(*checked(m), shares)[1],
         shape=(LORENZ_POINTS,),
     )
     variables["lorenz"] = (("method", "population_share"), np.array(curves))
@@ -498,7 +516,7 @@ def city_indicators(
         parts = _per_method(
             f"theil by {suffix}",
             methods,
-            lambda m, group=group: np.array(_theil_parts(*_as_arrays(values(m), weights), group)),
+            lambda m, group=group: np.array(_theil_parts(*checked(m), group)),
             shape=(3,),
             warn=False,  # undefined exactly where theil is, which logged it above
         )
@@ -513,7 +531,7 @@ def city_indicators(
         rank = functools.cache(lambda: _fractional_rank(*_as_arrays(ranking, weights, "ranking")))
         national(
             "concentration_index",
-            lambda m: _concentration(*_as_arrays(values(m), weights), rank()),
+            lambda m: _concentration(*checked(m), rank()),
         )
     if "emissions_in_poorer_cities" in accounting:
         located = accounting["emissions_in_poorer_cities"].transpose("method", "city")

@@ -372,3 +372,38 @@ def test_city_indicators_rank_and_group_once_as_the_public_functions_do(caplog):
         ) in caplog.text
     others = [name for name in result.data_vars if name != "concentration_index"]
     xr.testing.assert_identical(unusable[others], result[others])
+
+
+def test_city_indicators_check_each_methods_values_once_as_the_public_functions_do(caplog):
+    """Each method's values are checked once for every index: the Gini, Theil and Lorenz
+    values are the public functions', value for value; values that fail the check (a city
+    without residents: an infinite reduction per capita) make every index NaN for every
+    method, each logged with the check's reason."""
+    accounting, extra = _accounting()
+    result = city_indicators(accounting, **extra)
+    population = extra["population"].values
+    per_capita = result["reduction_per_capita"].transpose("method", "city").values
+    shares = result["population_share"].values
+    for i in range(len(result["method"])):
+        for name, compute in (
+            ("gini", lambda i=i: gini(per_capita[i], population)),
+            ("theil", lambda i=i: theil(per_capita[i], population)),
+        ):
+            np.testing.assert_array_equal(result[name].values[i], _or_nan(compute))
+        curve = _or_nan(
+            lambda i=i: lorenz_curve(per_capita[i], population, shares)[1],
+            np.full(shares.size, np.nan),
+        )
+        np.testing.assert_array_equal(result["lorenz"].values[i], curve)
+    assert np.isfinite(result["gini"].values).any()
+    empty = extra["population"].copy()
+    empty[1] = 0.0
+    with caplog.at_level(logging.INFO, logger="hourlysim.inequality"):
+        unchecked = city_indicators(accounting, **{**extra, "population": empty})
+    for name in ("gini", "theil", "lorenz", "concentration_index", "theil_between_province"):
+        assert np.isnan(unchecked[name].values).all(), name
+    for name in ("gini", "theil", "lorenz", "concentration_index"):
+        for method in result["method"].values:
+            assert (
+                f"{name} undefined for method {method}: values holds 1 non-finite value(s)"
+            ) in caplog.text
