@@ -50,6 +50,7 @@ from ._kernels.accounting import (
     at_province_rate,
     attribute_ev_emissions,
     draw_with_group_sums,
+    gasoline_co2,
     located_share_below,
     sum_by_group,
 )
@@ -170,7 +171,10 @@ def gasoline_emissions(gasoline_litres: xr.DataArray, kg_co2_per_litre: float) -
 
 
 def gasoline_counterfactual(
-    gasoline_litres: xr.DataArray, inputs: InputSet, parameters: dict | None = None
+    gasoline_litres: xr.DataArray,
+    inputs: InputSet,
+    parameters: dict | None = None,
+    dtype: np.dtype | type = np.float64,
 ) -> xr.Dataset:
     """The gasoline counterfactual of every city-hour: well-to-wheel and tank-to-wheel CO2.
 
@@ -186,31 +190,46 @@ def gasoline_counterfactual(
         ``gasoline_kg_co2_per_l_tank_to_wheel`` [kg CO2 L-1]).
     parameters : dict, optional
         Overrides of those parameters.
+    dtype : float dtype, optional
+        Of the hourly series: float32, the output's precision, rounds each value once, as
+        it is computed (no float64 copy and cast); float64 by default.
 
     Returns
     -------
     xr.Dataset
         ``gasoline_emissions`` (well-to-wheel) and ``gasoline_tailpipe_emissions``
-        (tank-to-wheel), (city, time) [t]; ``annual_gasoline_emissions`` (city) [t], the
-        well-to-wheel emissions summed over the hours in float64 (once a year, not once per
-        strategy: :func:`account` hands it on to :func:`hourlysim.inequality.city_indicators`).
+        (tank-to-wheel), (city, time) [t], :func:`gasoline_emissions` of each, value for
+        value (rounded to ``dtype``); ``annual_gasoline_emissions`` (city) [t], the
+        well-to-wheel emissions summed over the hours in float64, before any rounding (once
+        a year, not once per strategy: :func:`account` hands it on to
+        :func:`hourlysim.inequality.city_indicators`).
     """
     litres = gasoline_litres.transpose("city", "time")
-    result = xr.Dataset(
+    names = {
+        "gasoline_emissions": "gasoline_kg_co2_per_l_well_to_wheel",
+        "gasoline_tailpipe_emissions": "gasoline_kg_co2_per_l_tank_to_wheel",
+    }
+    # t per litre, as gasoline_emissions scales them: one pass over the litres for both
+    per_litre = np.array([inputs.parameter(name, parameters) / 1000.0 for name in names.values()])
+    values = np.ascontiguousarray(litres.values, dtype=np.float64)
+    hourly = np.empty((len(names), *values.shape), dtype)
+    exact = hourly[0] if hourly.dtype == np.float64 else np.empty(values.shape)
+    gasoline_co2(values, per_litre, hourly, exact)
+    by_city_hour = ("city", "time")
+    return xr.Dataset(
         {
-            variable: gasoline_emissions(litres, inputs.parameter(name, parameters))
-            for variable, name in (
-                ("gasoline_emissions", "gasoline_kg_co2_per_l_well_to_wheel"),
-                ("gasoline_tailpipe_emissions", "gasoline_kg_co2_per_l_tank_to_wheel"),
-            )
-        }
+            **{
+                variable: (by_city_hour, hourly[i], {"units": "t"})
+                for i, variable in enumerate(names)
+            },
+            "annual_gasoline_emissions": (
+                "city",
+                exact.sum(axis=1, dtype=np.float64),
+                {"units": "t"},
+            ),
+        },
+        coords=litres.coords,
     )
-    result["annual_gasoline_emissions"] = (
-        "city",
-        result["gasoline_emissions"].values.sum(axis=1, dtype=np.float64),
-        {"units": "t"},
-    )
-    return result
 
 
 # ---------------------------------------------------------------- plant placement

@@ -120,7 +120,10 @@ class YearContext:
         self.gasoline_litres = self.demand["gasoline_litres"]
         self.ev_fleet = self.demand["ev_fleet"].sum("segment", skipna=False)
         self.city_weight = city_weights(inputs, inputs.cities, year)
-        self.counterfactual = gasoline_counterfactual(self.gasoline_litres, inputs, self.overrides)
+        # in the output's precision: the accounting reads only its annual sums (float64)
+        self.counterfactual = gasoline_counterfactual(
+            self.gasoline_litres, inputs, self.overrides, dtype=np.float32
+        )
         tell(f"{year}: driving demand")
         # the grid's EV-independent inputs, once for the grid without EVs and every strategy
         self.grid_year = prepare_grid(
@@ -149,8 +152,8 @@ class YearContext:
                 "temperature": self.temperature.astype(np.float32),
                 "driving_km": demand["driving_km"],  # float32 already (year_demand)
                 "battery_energy": demand["battery_energy"].astype(np.float32),
-                **{
-                    name: self.counterfactual[name].astype(np.float32)
+                **{  # float32 already (gasoline_counterfactual)
+                    name: self.counterfactual[name]
                     for name in ("gasoline_emissions", "gasoline_tailpipe_emissions")
                 },
                 "ev_fleet": self.ev_fleet,

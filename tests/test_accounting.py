@@ -24,6 +24,7 @@ from hourlysim.accounting import (
     ev_grid_draw,
     ev_grid_draw_by_province,
     gasoline_counterfactual,
+    gasoline_emissions,
     plant_cities,
 )
 from hourlysim.inputs import InputSet, read_plants
@@ -249,6 +250,30 @@ def test_counterfactual_given_once_gives_the_same_accounting(tmp_path):
         account(draw, None, grid, base, inputs, counterfactual=shifted)
     with pytest.raises(ValueError, match="gasoline_litres or its counterfactual"):
         account(draw, None, grid, base, inputs)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_counterfactual_is_gasoline_emissions_value_for_value(tmp_path, dtype):
+    """Both hourly series are gasoline_emissions' values (rounded once to the dtype asked
+    for); the annual sums are those of the float64 well-to-wheel values."""
+    inputs = _inputs(tmp_path)
+    litres = _draw(np.random.default_rng(3).uniform(0, 7, (3, 3)) / 3.0)
+    counterfactual = gasoline_counterfactual(litres, inputs, dtype=dtype)
+    for variable, name in (
+        ("gasoline_emissions", "gasoline_kg_co2_per_l_well_to_wheel"),
+        ("gasoline_tailpipe_emissions", "gasoline_kg_co2_per_l_tank_to_wheel"),
+    ):
+        expected = gasoline_emissions(litres, inputs.parameter(name))
+        assert counterfactual[variable].dtype == dtype
+        assert counterfactual[variable].attrs == {"units": "t"}
+        np.testing.assert_array_equal(counterfactual[variable], expected.values.astype(dtype))
+    well_to_wheel = gasoline_emissions(
+        litres, inputs.parameter("gasoline_kg_co2_per_l_well_to_wheel")
+    )
+    np.testing.assert_array_equal(
+        counterfactual["annual_gasoline_emissions"], well_to_wheel.values.sum(axis=1)
+    )
+    xr.testing.assert_identical(counterfactual["city"], litres["city"])
 
 
 def test_draw_summed_by_province_given_gives_the_same_accounting(tmp_path):

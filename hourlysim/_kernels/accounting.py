@@ -158,6 +158,42 @@ def draw_with_group_sums(
 
 
 @kernel
+def gasoline_co2(litres, per_litre, hourly, exact):
+    """CO2 of the gasoline burned, at each rate per litre, in one pass over the litres.
+
+    Parameters
+    ----------
+    litres : ndarray (city, time)
+        Gasoline burned [L].
+    per_litre : ndarray (rate,)
+        CO2 per litre of each rate (well-to-wheel, tank-to-wheel, say) [t L-1].
+    hourly : ndarray (rate, city, time)
+        Overwritten with ``litres * per_litre[r]`` in its own float dtype (float32, the
+        output's precision, say: each value rounded once) [t].
+    exact : ndarray (city, time)
+        Overwritten with the first rate's products in float64, the values a caller sums
+        over the hours before any rounding [t]; may be ``hourly[0]`` when that is float64.
+
+    Returns
+    -------
+    hourly, exact
+    """
+    n_city, n_time = litres.shape
+    for c in range(n_city):
+        amount = litres[c]
+        first = exact[c]
+        rate = per_litre[0]
+        for t in range(n_time):
+            first[t] = amount[t] * rate
+        for r in range(per_litre.size):
+            row = hourly[r, c]
+            rate = per_litre[r]
+            for t in range(n_time):
+                row[t] = amount[t] * rate
+    return hourly, exact
+
+
+@kernel
 def attribute_ev_emissions(
     draw,
     city_node,
