@@ -265,9 +265,9 @@ def reference_attribution(arguments: tuple, hours=None) -> tuple:
         Their sums over the hours by producing node [t].
     """
     # the last argument, the draw summed by node, the reference sums for itself
-    draw, city_node, weight, annual, generation, emissions, caused, frm, to, flow, loss = arguments[
-        :11
-    ]
+    draw, city_node, weight, annual, generation, emissions, caused, frm, to, flow, loss, _ = (
+        arguments
+    )
     loss = np.broadcast_to(loss, flow.shape)  # (edge, 1) when the same every hour
     n_city = draw.shape[0]
     n_node = generation.shape[0]
