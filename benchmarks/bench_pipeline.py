@@ -9,6 +9,7 @@ throughput in city-hours per second (337 units x 8,760 h per strategy).
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from pathlib import Path
@@ -46,16 +47,64 @@ def limit_blas_threads(threads: int = 1) -> list[dict]:
     ]
 
 
-def _timed(function, repeats: int):
+def timed(function, repeats: int):
+    """Time a call: the first one, then ``repeats`` more (at least one), each after a
+    garbage collection.
+
+    Returns
+    -------
+    result
+        What the first call returned.
+    first : float
+        The first call [s] (numba compilation included unless its cache is warm).
+    repeats_s : list of float
+        Each of the steady-state calls [s], in order: their minimum is the steady state,
+        their spread tells a stall of one call from a slower machine.
+    """
+    gc.collect()
     start = time.perf_counter()
     result = function()
     first = time.perf_counter() - start
-    best = float("inf")
-    for _ in range(repeats):
+    repeats_s = []
+    for _ in range(max(int(repeats), 1)):
+        gc.collect()
         start = time.perf_counter()
         function()
-        best = min(best, time.perf_counter() - start)
-    return result, first, best
+        repeats_s.append(time.perf_counter() - start)
+    return result, first, repeats_s
+
+
+def row(stage, first_s, repeats_s, units, reference=None, reference_s=None, unit_name="city-h"):
+    """One benchmark row, as every benchmark script saves it.
+
+    Parameters
+    ----------
+    stage : str
+        What was timed.
+    first_s : float
+        The first call [s].
+    repeats_s : sequence of float
+        The steady-state calls [s] (:func:`timed`); ``steady_s`` is their minimum.
+    units : int
+        Units (``unit_name``) one call computes.
+    reference, reference_s : str and float, optional
+        The reference the stage is compared with, and its time for the same units [s].
+    unit_name : str
+        ``city-h`` or ``province-h``.
+    """
+    repeats_s = [float(seconds) for seconds in repeats_s]
+    if not repeats_s:
+        raise ValueError(f"{stage}: a row needs at least one steady-state time")
+    return {
+        "stage": stage,
+        "first_s": float(first_s),
+        "steady_s": min(repeats_s),
+        "repeats_s": repeats_s,
+        "units": int(units),
+        "unit_name": unit_name,
+        "reference": reference,
+        "reference_s": None if reference_s is None else float(reference_s),
+    }
 
 
 def main() -> None:
@@ -72,23 +121,23 @@ def main() -> None:
     city_hours = n_city * len(time_axis)
     rows = []
 
-    temperature, first, best = _timed(
+    temperature, first, repeats = timed(
         lambda: city_temperature(inputs, scenario, args.year, time_axis), args.repeats
     )
-    rows.append(("temperature", first, best))
-    demand, first, best = _timed(
+    rows.append(("temperature", first, min(repeats)))
+    demand, first, repeats = timed(
         lambda: driving_demand(inputs, temperature, args.year), args.repeats
     )
-    rows.append(("1 demand", first, best))
-    grid, first, best = _timed(lambda: simulate_grid(inputs, time_axis), args.repeats)
-    rows.append(("3 grid (dispatch + tracing)", first, best))
+    rows.append(("1 demand", first, min(repeats)))
+    grid, first, repeats = timed(lambda: simulate_grid(inputs, time_axis), args.repeats)
+    rows.append(("3 grid (dispatch + tracing)", first, min(repeats)))
 
     context = YearContext(inputs, scenario, args.year, lambda message: None)
     total_charging = 0.0
     for strategy in charging.STRATEGIES:
-        _, first, best = _timed(lambda s=strategy: context.charging(s), args.repeats)
-        rows.append((f"2 charging: {strategy}", first, best))
-        total_charging += best
+        _, first, repeats = timed(lambda s=strategy: context.charging(s), args.repeats)
+        rows.append((f"2 charging: {strategy}", first, min(repeats)))
+        total_charging += min(repeats)
     rows.append(("2 charging: all five", float("nan"), total_charging))
 
     print(

@@ -20,7 +20,9 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 import bench_all  # noqa: E402
 
-ROW_KEYS = {"stage", "first_s", "steady_s", "units", "unit_name", "reference", "reference_s"}
+ROW_KEYS = {
+    "stage", "first_s", "steady_s", "repeats_s", "units", "unit_name", "reference", "reference_s"
+}  # fmt: skip
 N_CITIES = 4  # Beijing, Tianjin and two cities of Hebei: three provinces
 
 
@@ -30,6 +32,7 @@ def check_rows(rows):
         assert set(r) == ROW_KEYS
         assert r["unit_name"] in ("city-h", "province-h")
         assert r["steady_s"] > 0 and r["units"] > 0
+        assert r["repeats_s"] and r["steady_s"] == min(r["repeats_s"])
         assert isinstance(r["first_s"], float)
         assert (r["reference"] is None) == (r["reference_s"] is None)
     json.dumps(rows)  # saved as JSON
@@ -126,17 +129,35 @@ def test_dask_batch(tiny):
 
 def test_targets_report_met_missed_and_not_measured():
     rows = [
-        bench_all.row("scenario-year, 5 strategies", 2.0, 0.5, 10),
-        bench_all.row("charging: uncontrolled", 1.0, 0.1, 10, "numpy", 1.0),
-        bench_all.row("flow tracing (kernel)", 1.0, 0.1, 10, "solve loop", 0.5),
-        bench_all.row("dispatch", 1.0, 0.01, 10, "scipy linprog HiGHS", 5.0, "province-h"),
+        bench_all.row("scenario-year, 5 strategies", 2.0, [0.7, 0.5, 1.2], 10),
+        bench_all.row("charging: uncontrolled", 1.0, [0.1], 10, "numpy", 1.0),
+        bench_all.row("flow tracing (kernel)", 1.0, [0.1], 10, "solve loop", 0.5),
+        bench_all.row("dispatch", 1.0, [0.01], 10, "scipy linprog HiGHS", 5.0, "province-h"),
     ]
-    status = {t["target"]: t["status"] for t in bench_all.targets(rows)}
+    found = bench_all.targets(rows)
+    status = {t["target"]: t["status"] for t in found}
+    # the best of the year's calls (0.5 s) is its steady state; every call is kept with it
     assert status["scenario-year, 5 strategies, end to end"] == "MET"
+    assert found[0]["value"] == 0.5 and found[0]["repeats_s"] == [0.7, 0.5, 1.2]
+    assert bench_all.spread(found[0]["repeats_s"]) == (
+        "best of 3 calls; median 0.700 s, slowest 1.200 s"
+    )
     assert status["charging: uncontrolled vs numpy"] == "MISSED"  # 10x < 20x
     assert status["flow tracing vs per-hour solve"] == "MISSED"
     assert status["dispatch vs LP"] == "MET"  # 500x
     assert status["dispatch vs numpy"] == "NOT MEASURED"
+
+
+def test_a_row_needs_a_steady_state_time():
+    with pytest.raises(ValueError, match="demand: a row needs at least one"):
+        bench_all.row("demand", 1.0, [], 10)
+
+
+def test_timed_records_every_call():
+    calls = []
+    result, first, repeats_s = bench_all.timed(lambda: calls.append(1) or len(calls), 3)
+    assert result == 1 and len(calls) == 4  # the first call, then three timed ones
+    assert len(repeats_s) == 3 and first >= 0 and min(repeats_s) >= 0
 
 
 def test_main_quick_writes_table_and_json(tmp_path, capsys):

@@ -289,7 +289,8 @@ def test_benchmark_runs_at_a_tiny_size(small_inputs):
     assert {r["reference"] for r in rows} >= {"HiGHS LP", "numpy.linalg.solve loop"}
     for row in rows:
         assert set(row) == {
-            "stage", "first_s", "steady_s", "units", "unit_name", "reference", "reference_s",
+            "stage", "first_s", "steady_s", "repeats_s", "units", "unit_name", "reference",
+            "reference_s",
         }  # fmt: skip
         assert row["steady_s"] > 0 and row["units"] == 4 * 8760 * (
             2 if "with and without" in row["stage"] else 1
