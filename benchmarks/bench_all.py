@@ -61,7 +61,7 @@ from hourlysim.charging import STRATEGIES  # noqa: E402
 from hourlysim.inputs import InputSet  # noqa: E402
 from hourlysim.scenario import Scenario  # noqa: E402
 from hourlysim.timeaxis import model_time  # noqa: E402
-from bench_pipeline import limit_blas_threads, row, timed  # noqa: E402
+from bench_pipeline import limit_blas_threads, row, subset_cities, timed  # noqa: E402
 
 #: Seconds this module took to import numpy and hourlysim (the import row of a fresh process).
 IMPORT_S = time.perf_counter() - _START
@@ -99,14 +99,6 @@ class Case:
     @property
     def city_hours(self) -> int:
         return self.n_city * len(self.time)
-
-
-def subset_cities(inputs: InputSet, n_cities: int | None) -> InputSet:
-    """The input set restricted to its first ``n_cities`` cities (whole provinces in the input
-    order, the last one perhaps partial; the grid keeps every province)."""
-    if n_cities is None or n_cities >= inputs.cities.sizes["city"]:
-        return inputs
-    return InputSet(**{**inputs.__dict__, "cities": inputs.cities.isel(city=slice(0, n_cities))})
 
 
 def make_case(

@@ -22,10 +22,14 @@ import numpy as np
 import xarray as xr
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+for _path in (REPO, REPO / "benchmarks"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 if __name__ == "__main__" and "--warm-cache" not in sys.argv:
     # a fresh numba cache: the first call below measures real compilation
     os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="hourlysim-bench-numba-")
+
+from bench_pipeline import timed  # noqa: E402
 
 from hourlysim import charging  # noqa: E402
 
@@ -122,15 +126,6 @@ def run_stage(inputs: dict, strategy: str, tol: float) -> xr.DataArray:
     )
 
 
-def best_of(function, repeats: int) -> float:
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def reference_seconds(inputs: dict, strategy: str, n_days: int, sweeps: int) -> tuple[float, str]:
     """Plain-numpy reference of the strategy on one province's merged cohorts over ``n_days``."""
     import test_charging_kernels as ref  # tests/ is on sys.path (see main)
@@ -210,10 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * (len(header) + 12))
     total = 0.0
     for strategy in charging.STRATEGIES:
-        start = time.perf_counter()
-        run_stage(inputs, strategy, args.tol)
-        first = time.perf_counter() - start
-        steady = best_of(lambda s=strategy: run_stage(inputs, s, args.tol), args.repeats)
+        _, first, repeats_s = timed(lambda s=strategy: run_stage(inputs, s, args.tol), args.repeats)
+        steady = min(repeats_s)
         total += steady
         ref_days = args.ref_valley_days if strategy == "valley_filling" else args.ref_days
         ref_s, subset = reference_seconds(inputs, strategy, ref_days, args.ref_valley_sweeps)

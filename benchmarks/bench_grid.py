@@ -209,12 +209,12 @@ def measure(inputs: InputSet, repeats: int = 3) -> list[dict]:
     return rows
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inputs", default=str(REPO / "inputs"))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--blas-threads", type=int, default=1, help="BLAS threads (1: one core)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     kept = keep_freed_memory()  # as every task of a run does (hourlysim.allocator)
     blas = limit_blas_threads(args.blas_threads)
     print(
@@ -234,7 +234,8 @@ def main() -> None:
             f"{r['stage']:38s} {r['first_s']:8.3f} {r['steady_s']:9.3f} "
             f"{r['units'] / r['steady_s']:13.3e}  {ratio}"
         )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -173,6 +173,27 @@ def test_main_quick_writes_table_and_json(tmp_path, capsys):
     assert "city-h/s" in out and "targets" in out
 
 
+def test_charging_benchmark_runs_at_a_tiny_size(capsys):
+    import bench_charging
+
+    tiny = ["--cities", "4", "--provinces", "2", "--days", "7", "--repeats", "1"]
+    small = ["--ref-days", "2", "--ref-valley-days", "1", "--ref-valley-sweeps", "2"]
+    assert bench_charging.main([*tiny, *small, "--warm-cache"]) == 0
+    out = capsys.readouterr().out
+    assert all(strategy in out for strategy in bench_all.STRATEGIES)
+    assert "target: five strategies in < 0.5 s after compilation" in out
+
+
+def test_pipeline_benchmark_runs_at_a_tiny_size(capsys):
+    import bench_pipeline
+
+    logging.disable(logging.WARNING)  # the shipped grid's imbalance warnings
+    assert bench_pipeline.main(["--cities", str(N_CITIES), "--repeats", "1"]) == 0
+    logging.disable(logging.NOTSET)
+    out = capsys.readouterr().out
+    assert f"{N_CITIES} cities x 8760 h" in out and "2 charging: all five" in out
+
+
 def test_profile_names_the_pieces(tiny):
     profile = bench_all.profile_year(tiny, top=5)
     assert len(profile["functions"]) == 5

@@ -279,12 +279,17 @@ def test_merit_order_broadcasts_capacity():
     assert marginal.tolist() == [1, 1, -1]
 
 
-def test_benchmark_runs_at_a_tiny_size(small_inputs):
+def _grid_benchmark():
+    """``benchmarks/bench_grid.py``, loaded as a module."""
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_grid.py"
     spec = importlib.util.spec_from_file_location("bench_grid", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    rows = bench.measure(load_inputs(small_inputs), repeats=1)
+    return bench
+
+
+def test_benchmark_runs_at_a_tiny_size(small_inputs):
+    rows = _grid_benchmark().measure(load_inputs(small_inputs), repeats=1)
     assert {"grid: scheduled", "grid: pool"} <= {r["stage"] for r in rows}
     assert {r["reference"] for r in rows} >= {"HiGHS LP", "numpy.linalg.solve loop"}
     for row in rows:
@@ -296,6 +301,12 @@ def test_benchmark_runs_at_a_tiny_size(small_inputs):
             2 if "with and without" in row["stage"] else 1
         )
         assert row["unit_name"] == "province-h"
+
+
+def test_benchmark_script_prints_its_table(small_inputs, capsys):
+    assert _grid_benchmark().main(["--inputs", str(small_inputs), "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "province-h/s" in out and "HiGHS LP" in out and "numpy.linalg.solve loop" in out
 
 
 def test_calibration_against_mee_2022(grids, shipped_inputs):
