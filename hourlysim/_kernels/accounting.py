@@ -7,8 +7,10 @@ import numpy as np
 from ._jit import kernel
 from .tracing import hour_import_fractions, hour_row, network_workspace, trace_hour
 
-#: hours per block of the city x producer burden products (a few MB of rates per block)
-BURDEN_BLOCK_HOURS = 256
+#: hours per block of the city x producer burden products: 64 h keep the block's rates at
+#: 1.2 MB (2 methods x 38 nodes x 64 h x 32 columns; 5 MB at 256 h), and fewer producer
+#: columns are nonzero somewhere in a shorter block, so fewer are packed and multiplied
+BURDEN_BLOCK_HOURS = 64
 
 
 @kernel
