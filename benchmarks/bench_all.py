@@ -75,6 +75,8 @@ TRACING_TARGET_RATIO = 10.0
 #: Steady-state calls of the end-to-end scenario-year (``--year-repeats``): enough for its
 #: spread, the one target within the machine's run-to-run noise
 YEAR_REPEATS = 5
+#: Rounds of the scaling measurement (:func:`measure_scaling`): each point's best of them
+SCALING_ROUNDS = 3
 
 
 # ---------------------------------------------------------------------------------------------
@@ -610,19 +612,24 @@ def measure_memory(
 # ---------------------------------------------------------------------------------------------
 # scaling, dask and overheads
 # ---------------------------------------------------------------------------------------------
-def _fit(x, y) -> dict:
+def _fit(x, y, repeats_s=None) -> dict:
+    """Straight line through ``(x, y)`` [s]: slope, intercept and R^2, with the points (and
+    every timed call of each point, ``repeats_s``, where given)."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     slope, intercept = np.polyfit(x, y, 1)
     fitted = slope * x + intercept
     ss_res = float(np.sum((y - fitted) ** 2))
     ss_tot = float(np.sum((y - y.mean()) ** 2))
-    return {
+    fit = {
         "x": x.tolist(),
         "seconds": y.tolist(),
         "slope_s_per_unit": float(slope),
         "intercept_s": float(intercept),
         "r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0,
     }
+    if repeats_s is not None:
+        fit["repeats_s"] = [list(calls) for calls in repeats_s]
+    return fit
 
 
 def measure_scaling(
@@ -632,36 +639,56 @@ def measure_scaling(
     years: tuple[int, ...] = (1, 2, 4),
     strategies: tuple[int, ...] = (1, 2, 3, 4, 5),
     base_cities: int | None = None,
-    repeats: int = 1,
+    repeats: int = SCALING_ROUNDS,
 ) -> dict:
-    """End-to-end time (best of ``repeats``; kernels compiled) as cities, years and strategies
-    grow, with the fitted slope and R^2 of a straight line through the points.
+    """End-to-end time (kernels compiled) as cities, years and strategies grow, with the
+    fitted slope and R^2 of a straight line through the points.
 
     Cities: :func:`simulate_year` with the first ``max(strategies)`` strategies on the first
     ``n`` cities. Years: that many consecutive years from ``year``, each a
     :func:`simulate_year` of ``base_cities`` cities (default all) with those strategies.
     Strategies: the first ``k`` of :data:`STRATEGIES` on ``base_cities`` cities.
+
+    Every point is run once untimed, then timed once per round, ``repeats`` rounds that
+    each run all the points in turn; a point's time is its best round. Interleaved, a
+    slower spell of the machine or a stall of one call (both common on a shared VM) slows
+    one round of every point instead of every call of one point, which bent the fitted
+    lines when each point was timed on its own.
     """
     from hourlysim.runner import simulate_year
 
     every = STRATEGIES[: max(strategies)]
+    points = {
+        "cities": [(n, 1, every) for n in cities],
+        "years": [(base_cities, n, every) for n in years],
+        "strategies": [(base_cities, 1, STRATEGIES[:k]) for k in strategies],
+    }
 
-    def seconds(n_cities, n_years, chosen):
+    def runner(n_cities, n_years, chosen):
         case = make_case(inputs, n_cities, year, chosen)
 
         def run():
             for offset in range(n_years):
                 simulate_year(case.inputs, case.scenario, year + offset)
 
-        return case.n_city, best_of(run, repeats)
+        return case.n_city, run
 
-    points = [seconds(n, 1, every) for n in cities]
-    out = {"cities": _fit(*zip(*points, strict=True))}
-    out["years"] = _fit(years, [seconds(base_cities, n, every)[1] for n in years])
-    out["strategies"] = _fit(
-        strategies, [seconds(base_cities, 1, STRATEGIES[:k])[1] for k in strategies]
-    )
-    return out
+    runs = {name: [runner(*point) for point in group] for name, group in points.items()}
+    calls = {name: [[] for _ in group] for name, group in runs.items()}
+    for round_ in range(max(int(repeats), 1) + 1):  # round 0: untimed
+        for name, group in runs.items():
+            for i, (_, run) in enumerate(group):
+                gc.collect()
+                start = time.perf_counter()
+                run()
+                if round_:
+                    calls[name][i].append(time.perf_counter() - start)
+    x = {
+        "cities": [n_city for n_city, _ in runs["cities"]],
+        "years": list(years),
+        "strategies": list(strategies),
+    }
+    return {name: _fit(x[name], [min(c) for c in calls[name]], calls[name]) for name in points}
 
 
 def _noop(x):

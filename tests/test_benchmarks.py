@@ -106,12 +106,17 @@ def test_compile_and_memory_in_fresh_processes():
 
 def test_scaling_fit(shipped_inputs):
     logging.disable(logging.WARNING)
-    fits = bench_all.measure_scaling(shipped_inputs, cities=(2, 4), years=(1, 2), strategies=(1, 2))
+    fits = bench_all.measure_scaling(
+        shipped_inputs, cities=(2, 4), years=(1, 2), strategies=(1, 2), repeats=2
+    )
     logging.disable(logging.NOTSET)
     assert set(fits) == {"cities", "years", "strategies"}
     assert fits["cities"]["x"] == [2.0, 4.0]
     for fit in fits.values():
         assert math.isfinite(fit["slope_s_per_unit"]) and fit["r2"] <= 1.0
+        # each point is timed once per round, and its time is its best round
+        assert [len(calls) for calls in fit["repeats_s"]] == [2, 2]
+        assert fit["seconds"] == [min(calls) for calls in fit["repeats_s"]]
 
 
 def test_fit_recovers_a_line():
