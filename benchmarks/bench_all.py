@@ -61,7 +61,13 @@ from hourlysim.charging import STRATEGIES  # noqa: E402
 from hourlysim.inputs import InputSet  # noqa: E402
 from hourlysim.scenario import Scenario  # noqa: E402
 from hourlysim.timeaxis import model_time  # noqa: E402
-from bench_pipeline import limit_blas_threads, row, subset_cities, timed  # noqa: E402
+from bench_pipeline import (  # noqa: E402
+    call_seconds,
+    limit_blas_threads,
+    row,
+    subset_cities,
+    timed,
+)
 
 #: Seconds this module took to import numpy and hourlysim (the import row of a fresh process).
 IMPORT_S = time.perf_counter() - _START
@@ -678,11 +684,9 @@ def measure_scaling(
     for round_ in range(max(int(repeats), 1) + 1):  # round 0: untimed
         for name, group in runs.items():
             for i, (_, run) in enumerate(group):
-                gc.collect()
-                start = time.perf_counter()
-                run()
+                seconds = call_seconds(run)
                 if round_:
-                    calls[name][i].append(time.perf_counter() - start)
+                    calls[name][i].append(seconds)
     x = {
         "cities": [n_city for n_city, _ in runs["cities"]],
         "years": list(years),

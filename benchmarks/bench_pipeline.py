@@ -49,9 +49,17 @@ def limit_blas_threads(threads: int = 1) -> list[dict]:
     ]
 
 
+def call_seconds(function) -> float:
+    """One call of ``function``, after a garbage collection [s] (what it returns is dropped)."""
+    gc.collect()
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
 def timed(function, repeats: int):
-    """Time a call: the first one, then ``repeats`` more (at least one), each after a
-    garbage collection.
+    """Time a call: the first one, then ``repeats`` more (at least one, by
+    :func:`call_seconds`), each after a garbage collection.
 
     Returns
     -------
@@ -67,12 +75,7 @@ def timed(function, repeats: int):
     start = time.perf_counter()
     result = function()
     first = time.perf_counter() - start
-    repeats_s = []
-    for _ in range(max(int(repeats), 1)):
-        gc.collect()
-        start = time.perf_counter()
-        function()
-        repeats_s.append(time.perf_counter() - start)
+    repeats_s = [call_seconds(function) for _ in range(max(int(repeats), 1))]
     return result, first, repeats_s
 
 
