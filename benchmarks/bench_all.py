@@ -6,8 +6,9 @@ faster run). Reports, for the 337 units x 8,760 h of the shipped input set:
 * per stage (temperature, demand, charging per strategy, grid with and without EVs, flow
   tracing, the accounting kernel, one (year, strategy) task, the whole scenario-year with five
   strategies): the first call in this process, the steady state (best of ``--repeats``; the
-  scenario-year of ``--year-repeats``), every steady-state call with their median, and the
-  throughput in city-hours per second;
+  scenario-year of ``--year-repeats``, with each call's user and system CPU time and minor
+  page faults), every steady-state call with their median, and the throughput in
+  city-hours per second;
 * ratios to plain-numpy references measured in the same run (the charging references of
   ``tests/test_charging_kernels.py`` through :func:`bench_charging.reference_seconds`; a
   per-hour ``numpy.linalg.solve`` loop for flow tracing), each on a subset and scaled up;
@@ -63,6 +64,7 @@ from hourlysim.scenario import Scenario  # noqa: E402
 from hourlysim.timeaxis import model_time  # noqa: E402
 from bench_pipeline import (  # noqa: E402
     call_seconds,
+    call_usage,
     limit_blas_threads,
     row,
     subset_cities,
@@ -78,6 +80,9 @@ CHARGING_TARGET_RATIO = 20.0
 DISPATCH_NUMPY_TARGET_RATIO = 20.0
 DISPATCH_LP_TARGET_RATIO = 100.0
 TRACING_TARGET_RATIO = 10.0
+#: Per-call usage the scenario-year's row and target carry beside ``repeats_s``
+#: (:func:`measure_year`): user and system CPU time [s], minor page faults.
+YEAR_USAGE = ("repeats_user_s", "repeats_system_s", "repeats_minor_faults")
 #: Steady-state calls of the end-to-end scenario-year (``--year-repeats``): enough for its
 #: spread, the one target within the machine's run-to-run noise
 YEAR_REPEATS = 5
@@ -441,12 +446,32 @@ def measure_stages(
 
 def measure_year(case: Case, repeats: int = YEAR_REPEATS) -> list[dict]:
     """End to end: :func:`hourlysim.runner.simulate_year` with the case's strategies, the
-    first call then ``repeats`` more (each recorded in the row's ``repeats_s``)."""
+    first call then ``repeats`` more (each recorded in the row's ``repeats_s``, with the
+    process's CPU time and page faults of each: ``repeats_user_s``, ``repeats_system_s``
+    [s], ``repeats_minor_faults``; :func:`bench_pipeline.call_usage`).
+
+    Every call's result is dropped before the next call starts, the first one's too: a
+    batch (:func:`hourlysim.runner.run`) holds one scenario-year at a time, so keeping a
+    second 0.7 GB result alive would make the next call grow the heap and fault in pages
+    that no run touches (measured: 0.4-0.9 s of system time in the first repeat).
+    """
     from hourlysim.runner import simulate_year
 
-    _, first, steady = timed(lambda: simulate_year(case.inputs, case.scenario, case.year), repeats)
+    def year():
+        simulate_year(case.inputs, case.scenario, case.year)
+
+    first = call_seconds(year)
+    calls = [call_usage(year) for _ in range(max(int(repeats), 1))]
     n = len(case.scenario.strategies)
-    return [row(f"scenario-year, {n} strategies", first, steady, case.city_hours * n)]
+    out = row(
+        f"scenario-year, {n} strategies",
+        first,
+        [call["wall_s"] for call in calls],
+        case.city_hours * n,
+    )
+    for name in YEAR_USAGE:
+        out[name] = [call[name.removeprefix("repeats_")] for call in calls]
+    return [out]
 
 
 def copy_bandwidth(megabytes: int = 256, repeats: int = 5) -> float:
@@ -806,8 +831,9 @@ def targets(rows: list[dict]) -> list[dict]:
     """Every target with its measured figure and MET / MISSED (or NOT MEASURED).
 
     The figure is the steady state (the best call); the end-to-end scenario-year's target
-    also carries every call it was the best of (``repeats_s`` [s]), the one target close
-    enough to the machine's run-to-run noise for their spread to matter.
+    also carries every call it was the best of (``repeats_s`` [s]) and, where measured,
+    their CPU time and page faults (:data:`YEAR_USAGE`): the one target close enough to the
+    machine's run-to-run noise for their spread to matter.
     """
     out = []
 
@@ -832,7 +858,9 @@ def targets(rows: list[dict]) -> list[dict]:
         "s",
     )
     if year:
-        out[-1]["repeats_s"] = year[0]["repeats_s"]
+        for name in ("repeats_s", *YEAR_USAGE):
+            if name in year[0]:
+                out[-1][name] = year[0][name]
     for r in rows:
         if r["stage"].startswith("charging:"):
             value = ratio(r)
@@ -936,6 +964,18 @@ def profile_year(case: Case, top: int = 20) -> dict:
             for (f, line, name), (_, _, own, cum, _) in by_own
         ],
     }
+
+
+def cpu_spent(target: dict) -> str:
+    """A target's per-call CPU time and page faults in words (empty where not measured)."""
+    user, system, faults = (target.get(name) for name in YEAR_USAGE)
+    if not user or None in user:
+        return ""
+    return (
+        f"CPU per call: user {', '.join(f'{s:.3f}' for s in user)} s; system "
+        f"{', '.join(f'{s:.3f}' for s in system)} s; minor page faults "
+        f"{', '.join(str(n) for n in faults)}"
+    )
 
 
 def spread(repeats_s: list[float]) -> str:
@@ -1113,6 +1153,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {t['status']:12s} {t['target']:48s} {value:>12s} (goal {sign} {t['goal']:g})")
         if "repeats_s" in t:
             print(f"{'':16s}{spread(t['repeats_s'])}")
+        if cpu_spent(t):
+            print(f"{'':16s}{cpu_spent(t)}")
     for note in report["notes"]:
         print(f"  note: {note}")
     if args.profile:

@@ -29,7 +29,8 @@ N_CITIES = 4  # Beijing, Tianjin and two cities of Hebei: three provinces
 def check_rows(rows):
     assert rows
     for r in rows:
-        assert set(r) == ROW_KEYS
+        # the scenario-year's row also carries each call's CPU time and page faults
+        assert ROW_KEYS <= set(r) <= ROW_KEYS | set(bench_all.YEAR_USAGE)
         assert r["unit_name"] in ("city-h", "province-h")
         assert r["steady_s"] > 0 and r["units"] > 0
         assert r["repeats_s"] and r["steady_s"] == min(r["repeats_s"])
@@ -87,7 +88,11 @@ def test_reference_tracing_matches_kernel_on_a_hand_case():
 
 
 def test_year_context_and_copy_rows(tiny):
-    check_rows(bench_all.measure_year(tiny, repeats=1))
+    (year,) = bench_all.measure_year(tiny, repeats=2)
+    check_rows([year])
+    for name in bench_all.YEAR_USAGE:
+        assert len(year[name]) == 2 and min(year[name]) >= 0
+    assert all(isinstance(n, int) for n in year["repeats_minor_faults"])
     check_rows(bench_all.measure_context(tiny, repeats=1))
     assert bench_all.copy_bandwidth(megabytes=8, repeats=2) > 0
 
@@ -156,6 +161,34 @@ def test_targets_report_met_missed_and_not_measured():
 def test_a_row_needs_a_steady_state_time():
     with pytest.raises(ValueError, match="demand: a row needs at least one"):
         bench_all.row("demand", 1.0, [], 10)
+
+
+def test_call_usage_counts_the_pages_a_call_touches():
+    import mmap
+
+    size = 16 << 20
+
+    def touch_fresh_memory():
+        with mmap.mmap(-1, size) as memory:  # anonymous: no page is backed until written
+            for offset in range(0, size, mmap.PAGESIZE):
+                memory[offset] = 1
+
+    spent = bench_all.call_usage(touch_fresh_memory)
+    assert spent["wall_s"] > 0
+    assert spent["minor_faults"] >= 1  # 4,096 small pages, or 8 huge ones
+    assert spent["user_s"] + spent["system_s"] > 0
+
+
+def test_targets_carry_the_years_cpu_time_and_say_it():
+    year = bench_all.row("scenario-year, 5 strategies", 2.0, [0.7, 0.5], 10)
+    year.update(repeats_user_s=[0.6, 0.5], repeats_system_s=[0.1, 0.0])
+    year["repeats_minor_faults"] = [3000, 0]
+    (target,) = [t for t in bench_all.targets([year]) if t["target"].startswith("scenario")]
+    assert target["repeats_system_s"] == [0.1, 0.0]
+    assert bench_all.cpu_spent(target) == (
+        "CPU per call: user 0.600, 0.500 s; system 0.100, 0.000 s; minor page faults 3000, 0"
+    )
+    assert bench_all.cpu_spent({"repeats_s": [0.5]}) == ""  # not measured: nothing said
 
 
 def test_timed_records_every_call():
