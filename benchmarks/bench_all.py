@@ -1153,8 +1153,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {t['status']:12s} {t['target']:48s} {value:>12s} (goal {sign} {t['goal']:g})")
         if "repeats_s" in t:
             print(f"{'':16s}{spread(t['repeats_s'])}")
-        if cpu_spent(t):
-            print(f"{'':16s}{cpu_spent(t)}")
+        spent = cpu_spent(t)
+        if spent:
+            print(f"{'':16s}{spent}")
     for note in report["notes"]:
         print(f"  note: {note}")
     if args.profile:

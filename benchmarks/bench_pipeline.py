@@ -15,6 +15,11 @@ import sys
 import time
 from pathlib import Path
 
+try:
+    import resource
+except ImportError:  # not on Windows: call_usage then gives the wall-clock time alone
+    resource = None
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -79,11 +84,7 @@ def call_usage(function) -> dict:
 
 def _usage():
     """This process's resource usage so far, or None without the ``resource`` module."""
-    try:
-        import resource
-    except ImportError:  # not on Windows
-        return None
-    return resource.getrusage(resource.RUSAGE_SELF)
+    return None if resource is None else resource.getrusage(resource.RUSAGE_SELF)
 
 
 def call_seconds(function) -> float:
