@@ -695,7 +695,7 @@ def measure_scaling(
         "strategies": [(base_cities, 1, STRATEGIES[:k]) for k in strategies],
     }
 
-    def runner(n_cities, n_years, chosen):
+    def case_run(n_cities, n_years, chosen):
         case = make_case(inputs, n_cities, year, chosen)
 
         def run():
@@ -704,7 +704,7 @@ def measure_scaling(
 
         return case.n_city, run
 
-    runs = {name: [runner(*point) for point in group] for name, group in points.items()}
+    runs = {name: [case_run(*point) for point in group] for name, group in points.items()}
     calls = {name: [[] for _ in group] for name, group in runs.items()}
     for round_ in range(max(int(repeats), 1) + 1):  # round 0: untimed
         for name, group in runs.items():
